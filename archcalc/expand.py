@@ -1,0 +1,316 @@
+"""Expand a spec's layer list into a tree of nodes with dotted paths.
+
+Blocks are instantiated with whole-value ``$param`` substitution, ``repeat`` is
+unrolled (with ``first`` overriding the first copy), ``when`` drops entries,
+and every reference (``from``) is resolved to the full path of an earlier node.
+No shapes are computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.argtypes import REQUIRED, ArgError, pos_int
+from archcalc.errors import ArchcalcError
+from archcalc.ops import OPS
+from archcalc.spec import NAME_RE, Spec
+from archcalc.yamlio import LList, LMap
+
+ENTRY_KEYS = {
+    "name": "module name (default: the position in its list)",
+    "op": "a registered op; its arguments sit beside it",
+    "layers": "a nested sequence",
+    "branches": "parallel branches (name -> list of layers), merged by 'merge'",
+    "merge": "concat or add, for branches",
+    "block": "use a block defined under 'blocks'",
+    "args": "values for the block's params",
+    "repeat": "unroll n copies, named 0..n-1",
+    "first": "argument overrides for the first copy of a repeat",
+    "feed": "chain (default) or dense: each copy reads the concat of the input and all earlier outputs",
+    "from": "read this earlier layer (or list of layers) instead of the previous one",
+    "when": "keep the entry only when this is true (usually a $param)",
+    "side": "a side output (e.g. an auxiliary head): the next entry does not read it",
+    "doc": "free text",
+}
+CONTAINER_KEYS = ("op", "layers", "branches", "block")
+BLOCK_KEYS = {"params", "doc", "layers", "branches", "merge", "feed"}
+
+
+@dataclass
+class Node:
+    """One expanded layer or container; ``path`` is the torch qualified name."""
+
+    path: str
+    name: str
+    kind: str  # "op", "seq" or "parallel"
+    line: int
+    op: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)
+    sources: list[str] | None = None  # resolved paths; None reads the previous entry
+    side: bool = False
+    merge: str = ""  # parallel: concat | add
+    feed: str = "chain"  # seq: chain | dense
+    block: str = ""
+
+
+@dataclass
+class Ctx:
+    spec: Spec
+    params: dict[str, Any]
+    scopes: list[dict[str, str]]
+    paths: set[str]
+    depth: int = 0
+
+    def fail(self, msg: str, line: int | None, layer: str | None = None) -> ArchcalcError:
+        return ArchcalcError(msg, file=self.spec.file, line=line, layer=layer)
+
+    @contextmanager
+    def scope(self, path: str) -> Iterator[None]:
+        self.scopes.append({"input": f"{path}@in"})
+        try:
+            yield
+        finally:
+            self.scopes.pop()
+
+
+def expand(spec: Spec, params: dict[str, Any]) -> Node:
+    ctx = Ctx(spec, params, [], set())
+    root = Node(path="", name=spec.name, kind="seq", line=spec.layers.line)
+    with ctx.scope(""):
+        root.children = _entries(ctx, spec.layers, "", params)
+    return root
+
+
+def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str) -> Any:
+    """Whole-value substitution of '$name' strings, recursively through lists."""
+    if isinstance(v, str) and v.startswith("$"):
+        key = v[1:]
+        if key in env:
+            return env[key]
+        known = ", ".join(f"${k}" for k in sorted(env)) or "none"
+        raise ctx.fail(f"unknown parameter '{v}' (known: {known}); only whole-value '$name' is allowed", line, where)
+    if isinstance(v, list):
+        out = LList(_sub(ctx, x, env, line, where) for x in v)
+        out.line = getattr(v, "line", line)
+        return out
+    if isinstance(v, LMap):
+        m = LMap((k, _sub(ctx, x, env, v.line_of(k), where)) for k, x in v.items())
+        m.line, m.key_lines = v.line, v.key_lines
+        return m
+    return v
+
+
+def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Node]:
+    if not isinstance(items, list):
+        raise ctx.fail("expected a list of layers", getattr(items, "line", None), prefix or None)
+    nodes: list[Node] = []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, LMap):
+            line = getattr(items, "line", None)
+            raise ctx.fail(f"layer #{index} must be a mapping with named arguments, got {raw!r}", line, prefix or None)
+        entry = _sub(ctx, raw, env, raw.line, prefix or None)
+        node = _entry(ctx, entry, prefix, str(index), env)
+        if node is not None:
+            nodes.append(node)
+    return nodes
+
+
+def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
+    kinds = [k for k in CONTAINER_KEYS if k in entry]
+    if len(kinds) != 1:
+        what = " and ".join(kinds) if kinds else "none of op, layers, branches, block"
+        raise ctx.fail(f"each entry needs exactly one of op, layers, branches, block; got {what}", entry.line, label)
+    if kinds[0] != "op":
+        for key in entry:
+            if key not in ENTRY_KEYS:
+                raise ctx.fail(f"unknown key '{key}'", entry.line_of(key), label)
+    return kinds[0]
+
+
+def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
+    name = e.get("name", index)
+    if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
+        raise ctx.fail(f"layer name {name!r} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None)
+    name = str(name)
+    path = f"{prefix}.{name}" if prefix else name
+    kind = _check_keys(ctx, e, path)
+    when = e.get("when", True)
+    if not isinstance(when, bool):
+        raise ctx.fail(f"'when' must be true or false (a $param), got {when!r}", e.line_of("when"), path)
+    if not when:
+        return None
+    if name in ctx.scopes[-1]:
+        raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
+    sources = _sources(ctx, e, path)
+    if "repeat" in e:
+        node = _repeat(ctx, e, path, name, kind, env)
+    else:
+        node = _single(ctx, e, path, name, kind, env, e.get("args", {}))
+    node.sources = sources
+    node.side = _flag(ctx, e, "side", path)
+    ctx.scopes[-1][name] = path
+    ctx.paths.add(path)
+    return node
+
+
+def _flag(ctx: Ctx, e: LMap, key: str, path: str) -> bool:
+    v = e.get(key, False)
+    if not isinstance(v, bool):
+        raise ctx.fail(f"'{key}' must be true or false", e.line_of(key), path)
+    return v
+
+
+def _sources(ctx: Ctx, e: LMap, path: str) -> list[str] | None:
+    if "from" not in e:
+        return None
+    refs = e["from"]
+    refs = refs if isinstance(refs, list) else [refs]
+    out = []
+    for ref in refs:
+        if not isinstance(ref, str) or not ref:
+            raise ctx.fail(f"'from' must name an earlier layer, got {ref!r}", e.line_of("from"), path)
+        out.append(_resolve(ctx, ref, e.line_of("from"), path))
+    return out
+
+
+def _resolve(ctx: Ctx, ref: str, line: int, path: str) -> str:
+    head, _, rest = ref.partition(".")
+    for scope in reversed(ctx.scopes):
+        if head in scope:
+            full = scope[head] + (f".{rest}" if rest else "")
+            if rest and full not in ctx.paths:
+                break
+            return full
+    raise ctx.fail(f"'from: {ref}' does not name a layer defined earlier", line, path)
+
+
+def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any]) -> Node:
+    try:
+        n = pos_int(e["repeat"])
+    except ArgError as err:
+        raise ctx.fail(f"repeat: {err}", e.line_of("repeat"), path) from None
+    feed = e.get("feed", "chain")
+    if feed not in ("chain", "dense"):
+        raise ctx.fail(f"feed must be chain or dense, got {feed!r}", e.line_of("feed"), path)
+    first = e.get("first", {})
+    if not isinstance(first, LMap):
+        raise ctx.fail("'first' must be a mapping of argument overrides", e.line_of("first"), path)
+    node = Node(path=path, name=name, kind="seq", line=e.line, feed=feed)
+    with ctx.scope(path):
+        for i in range(n):
+            sub = f"{path}.{i}"
+            args = {**e.get("args", {}), **first} if i == 0 and kind == "block" else e.get("args", {})
+            entry = e if i or kind != "op" else _merged(e, first)
+            child = _single(ctx, entry, sub, str(i), kind, env, args)
+            ctx.scopes[-1][str(i)] = sub
+            ctx.paths.add(sub)
+            node.children.append(child)
+    return node
+
+
+def _merged(e: LMap, first: LMap) -> LMap:
+    out = LMap({**e, **first})
+    out.line, out.key_lines = e.line, {**e.key_lines, **first.key_lines}
+    return out
+
+
+def _single(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], args: Any) -> Node:
+    if kind == "op":
+        return _op(ctx, e, path, name)
+    if kind == "block":
+        return _block(ctx, e, path, name, args)
+    ctx.depth += 1
+    if ctx.depth > 64:
+        raise ctx.fail("layers are nested more than 64 deep", e.line, path)
+    try:
+        if kind == "layers":
+            node = Node(path=path, name=name, kind="seq", line=e.line, feed=e.get("feed", "chain"))
+            with ctx.scope(path):
+                node.children = _entries(ctx, e["layers"], path, env)
+            return node
+        return _parallel(ctx, e, path, name, env)
+    finally:
+        ctx.depth -= 1
+
+
+def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> Node:
+    branches, merge = e["branches"], e.get("merge")
+    if not isinstance(branches, LMap) or not branches:
+        raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
+    if merge not in ("concat", "add"):
+        raise ctx.fail(f"branches need merge: concat or add, got {merge!r}", e.line_of("merge") if "merge" in e else e.line, path)
+    node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
+    with ctx.scope(path):
+        for bname, items in branches.items():
+            bpath = f"{path}.{bname}"
+            if not NAME_RE.match(bname):
+                raise ctx.fail(f"branch name '{bname}' must be an identifier", branches.line_of(bname), path)
+            branch = Node(path=bpath, name=bname, kind="seq", line=branches.line_of(bname))
+            with ctx.scope(bpath):
+                branch.children = _entries(ctx, items if items is not None else [], bpath, env)
+            ctx.paths.add(bpath)
+            node.children.append(branch)
+    return node
+
+
+def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
+    bname = e["block"]
+    block = ctx.spec.blocks.get(bname) if isinstance(bname, str) else None
+    if not isinstance(block, LMap):
+        known = ", ".join(ctx.spec.blocks) or "none"
+        raise ctx.fail(f"unknown block {bname!r} (defined: {known})", e.line_of("block"), path)
+    if not isinstance(args, dict):
+        raise ctx.fail("'args' must be a mapping of block parameters", e.line_of("args"), path)
+    for key in block:
+        if key not in BLOCK_KEYS:
+            raise ctx.fail(f"unknown key '{key}' in block '{bname}'", block.line_of(key), path)
+    declared = block.get("params", {}) or {}
+    env = dict(ctx.params)
+    for key, value in args.items():
+        if key not in declared:
+            raise ctx.fail(f"block '{bname}' has no parameter '{key}' (it has: {', '.join(declared) or 'none'})", e.line_of("args"), path)
+    for key, default in declared.items():
+        if key not in args and default is None:
+            raise ctx.fail(f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path)
+        env[key] = args.get(key, default)
+    body = _sub(ctx, LMap({k: v for k, v in block.items() if k != "params"}), env, block.line, path)
+    body.line, body.key_lines = block.line, block.key_lines
+    kind = "branches" if "branches" in body else "layers"
+    if kind not in body:
+        raise ctx.fail(f"block '{bname}' needs 'layers' or 'branches'", block.line, path)
+    node = _single(ctx, body, path, name, kind, env, {})
+    node.block = bname
+    return node
+
+
+def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
+    op = e["op"]
+    opdef = OPS.get(op) if isinstance(op, str) else None
+    if opdef is None:
+        raise ctx.fail(f"unknown op {op!r}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"), path)
+    args: dict[str, Any] = {}
+    for key, value in e.items():
+        if key in ENTRY_KEYS and key not in ("op",):
+            if key in ("name", "from", "when", "side", "doc", "repeat", "first", "feed"):
+                continue
+            raise ctx.fail(f"key '{key}' does not apply to an op entry", e.line_of(key), path)
+        if key == "op":
+            continue
+        arg = opdef.args.get(key)
+        if arg is None:
+            expected = ", ".join(opdef.args) or "none"
+            raise ctx.fail(f"unknown argument '{key}' for {op} (expected: {expected})", e.line_of(key), path)
+        try:
+            args[key] = None if value is None and arg.default is None else arg.type.check(value)
+        except ArgError as err:
+            raise ctx.fail(f"{op} argument '{key}': {err}", e.line_of(key), path) from None
+    for key, arg in opdef.args.items():
+        if key not in args:
+            if arg.default is REQUIRED:
+                raise ctx.fail(f"{op} needs argument '{key}'", e.line, path)
+            args[key] = arg.type.check(arg.default) if arg.default is not None else None
+    return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args)

@@ -1,0 +1,186 @@
+"""Convolutions: conv2d (with LeCun's partial connection table) and conv_transpose2d."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archcalc.argtypes import (
+    BOOL,
+    NONNEG_PAIR,
+    PADDING,
+    POS_INT,
+    POS_PAIR,
+    TABLE,
+    WEIGHTS,
+    Arg,
+    enum,
+)
+from archcalc.errors import ShapeError
+from archcalc.ops.registry import Args, Out, Shape, chw, register
+from archcalc.ops.window import ksp_summary, window_out
+from archcalc.symbolic import Num
+
+_CONV_ARGS = {
+    "out": Arg(POS_INT, doc="output channels"),
+    "kernel": Arg(POS_PAIR, doc="kernel size"),
+    "stride": Arg(POS_PAIR, 1),
+    "padding": Arg(PADDING, 0, doc="int, [h, w], 'same' or 'valid'"),
+    "dilation": Arg(POS_PAIR, 1),
+    "groups": Arg(POS_INT, 1),
+    "bias": Arg(BOOL, True),
+    "padding_mode": Arg(enum("zeros", "reflect", "replicate", "circular"), "zeros"),
+    "table": Arg(TABLE, None, doc="partial connection table: input maps read by each output map"),
+    "weights": Arg(WEIGHTS, None, doc="fixed filter values [out][in/groups][kh][kw]"),
+    "trainable": Arg(BOOL, True, doc="false freezes the weights (requires_grad=False)"),
+}
+
+
+def _pads(a: Args, axis: int) -> tuple[int, int]:
+    """(low, high) padding along one axis; 'same' splits like torch (extra on the high side)."""
+    p = a["padding"]
+    if p == "valid":
+        return 0, 0
+    if p == "same":
+        total = a["dilation"][axis] * (a["kernel"][axis] - 1)
+        return total // 2, total - total // 2
+    return p[axis], p[axis]
+
+
+def _check_groups(c_in: int, a: Args) -> None:
+    g = a["groups"]
+    if c_in % g or a["out"] % g:
+        raise ShapeError(f"groups={g} must divide both input channels {c_in} and output channels {a['out']}")
+    if a["padding"] == "same" and a["stride"] != (1, 1):
+        raise ShapeError("padding='same' is not supported for strided convolutions (torch)")
+
+
+def _check_mode(a: Args, h: int, w: int) -> None:
+    mode = a["padding_mode"]
+    if mode == "zeros":
+        return
+    for axis, size in ((0, h), (1, w)):
+        lo, hi = _pads(a, axis)
+        if mode == "reflect" and max(lo, hi) >= size:
+            raise ShapeError(f"reflect padding {max(lo, hi)} must be smaller than the input size {size}")
+        if mode == "circular" and max(lo, hi) > size:
+            raise ShapeError(f"circular padding {max(lo, hi)} must not exceed the input size {size}")
+
+
+def _check_weights(a: Args, c_in: int) -> None:
+    want = (a["out"], c_in // a["groups"], *a["kernel"])
+    got: list[int] = []
+    level: Any = a["weights"]
+    while isinstance(level, tuple):
+        got.append(len(level))
+        level = level[0] if level else None
+    if tuple(got) != want or not _regular(a["weights"], want):
+        raise ShapeError(f"weights must have shape {list(want)}, got {got}")
+
+
+def _regular(w: Any, shape: tuple[int, ...]) -> bool:
+    if not shape:
+        return not isinstance(w, tuple)
+    return isinstance(w, tuple) and len(w) == shape[0] and all(_regular(x, shape[1:]) for x in w)
+
+
+@register("conv2d", _CONV_ARGS, summary=ksp_summary)
+def conv2d(a: Args, x: Shape, m: Any) -> Out:
+    """2-D convolution, torch.nn.Conv2d semantics.
+
+    params = C_out*(C_in/g)*k_h*k_w + C_out (bias); MACs = C_out*H_out*W_out*(C_in/g)*k_h*k_w.
+    With a connection table, output map j reads |T_j| input maps: params = sum_j(|T_j|*k_h*k_w + 1).
+    """
+    c, h, w = chw(x, "conv2d")
+    _check_groups(int(c), a)
+    _check_mode(a, int(h), int(w))
+    if a["table"] is not None:
+        return _table_conv(a, (c, h, w), m)
+    if a["weights"] is not None:
+        _check_weights(a, int(c))
+    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
+    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
+    cout, g = m.v("C_out", a["out"]), a["groups"]
+    cin_g = m.v("C_in", int(c)) if g == 1 else m.v("C_in", int(c)) // m.v("g", g)
+    per_unit = cin_g * m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    weight = per_unit * cout
+    bias = cout if a["bias"] else 0
+    units = cout * ho * wo
+    params = weight + bias
+    return Out(
+        shape=(cout, ho, wo),
+        params=params,
+        trainable=params if a["trainable"] else 0,
+        macs=per_unit * units,
+        connections=(per_unit + 1) * units if a["bias"] else per_unit * units,
+    )
+
+
+def _table_conv(a: Args, x: tuple[Num, Num, Num], m: Any) -> Out:
+    c, h, w = x
+    table = a["table"]
+    if len(table) != a["out"]:
+        raise ShapeError(f"connection table has {len(table)} rows but out={a['out']}")
+    if a["groups"] != 1 or a["weights"] is not None:
+        raise ShapeError("a connection table cannot be combined with groups or fixed weights")
+    for j, row in enumerate(table):
+        if max(row) >= int(c):
+            raise ShapeError(f"connection table row {j} reads input map {max(row)}, but the input has {int(c)} maps")
+    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
+    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
+    kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    b = 1 if a["bias"] else 0
+    maps = [m.v(f"|T_{j}|", len(row)) for j, row in enumerate(table)]
+    params = m.total("output maps j of (|T_j|*k_h*k_w + bias)", [t * kk + b for t in maps])
+    weights = m.total("output maps j of |T_j|*k_h*k_w", [t * kk for t in maps])
+    return Out(
+        shape=(m.v("C_out", a["out"]), ho, wo),
+        params=params,
+        trainable=params if a["trainable"] else 0,
+        macs=weights * ho * wo,
+        connections=params * ho * wo,
+    )
+
+
+_TCONV_ARGS = {k: v for k, v in _CONV_ARGS.items() if k not in ("table", "weights", "padding_mode")}
+_TCONV_ARGS["padding"] = Arg(NONNEG_PAIR, 0)
+_TCONV_ARGS["output_padding"] = Arg(NONNEG_PAIR, 0, doc="extra rows/cols on the high side")
+
+
+@register("conv_transpose2d", _TCONV_ARGS, summary=ksp_summary)
+def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
+    """Transposed convolution, torch.nn.ConvTranspose2d semantics.
+
+    H_out = (H_in-1)*s - 2*p + d*(k-1) + output_padding + 1.
+    MACs = C_in*(C_out/g)*k_h*k_w*H_in*W_in: every input pixel scatters one kernel (fvcore's rule).
+    """
+    c, h, w = chw(x, "conv_transpose2d")
+    _check_groups(int(c), a)
+    dims = []
+    for axis, name, size in ((0, "H", h), (1, "W", w)):
+        k, s, p, d = (a[key][axis] for key in ("kernel", "stride", "padding", "dilation"))
+        op = a["output_padding"][axis]
+        if op >= max(s, d):
+            raise ShapeError(f"output_padding {op} must be smaller than stride {s} or dilation {d}")
+        lo = name.lower()
+        n = m.v(f"{name}_in", int(size))
+        out = (n - 1) * m.v(f"s_{lo}", s) - 2 * m.v(f"p_{lo}", p) + m.v(f"d_{lo}", d) * (m.v(f"k_{lo}", k) - 1)
+        out = out + m.v(f"op_{lo}", op) + 1
+        if int(out) < 1:
+            raise ShapeError(f"output size along {name} would be {int(out)}")
+        dims.append(out)
+    g = a["groups"]
+    cout = m.v("C_out", a["out"])
+    cout_g = cout if g == 1 else cout // m.v("g", g)
+    per_input = cout_g * m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    cin = m.v("C_in", int(c))
+    weight = cin * per_input
+    bias = cout if a["bias"] else 0
+    macs = weight * m.v("H_in", int(h)) * m.v("W_in", int(w))
+    units = cout * dims[0] * dims[1]
+    return Out(
+        shape=(cout, dims[0], dims[1]),
+        params=weight + bias,
+        trainable=(weight + bias) if a["trainable"] else 0,
+        macs=macs,
+        connections=macs + units if a["bias"] else macs,
+    )

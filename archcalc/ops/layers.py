@@ -1,0 +1,178 @@
+"""Dense, normalisation, activation, reshaping and merge ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archcalc.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
+from archcalc.errors import ShapeError
+from archcalc.ops.registry import Args, Out, Shape, chw, fmt_shape, prod, register
+from archcalc.ops.window import window_out
+from archcalc.symbolic import Num
+
+
+@register(
+    "linear",
+    {"out": Arg(POS_INT, doc="output features"), "bias": Arg(BOOL, True)},
+    summary=lambda a: f"{a['out']} out",
+)
+def linear(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.Linear on the last dimension.
+
+    params = F_in*F_out + F_out (bias); MACs = F_in*F_out per position; connections = (F_in + 1)*F_out.
+    """
+    if not x:
+        raise ShapeError("linear needs an input with at least one dimension")
+    fin, fout = m.v("F_in", int(x[-1])), m.v("F_out", a["out"])
+    rest = prod(x[:-1])
+    positions = m.v("positions", rest) if rest != 1 else 1
+    weight = fin * fout
+    per_unit = fin + 1 if a["bias"] else fin
+    return Out(
+        shape=(*x[:-1], fout),
+        params=weight + fout if a["bias"] else weight,
+        macs=weight * positions if rest != 1 else weight,
+        connections=per_unit * fout * positions if rest != 1 else per_unit * fout,
+    )
+
+
+@register(
+    "batchnorm2d",
+    {
+        "eps": Arg(NUMBER, 1e-5),
+        "momentum": Arg(NUMBER, 0.1),
+        "affine": Arg(BOOL, True),
+        "track_running_stats": Arg(BOOL, True),
+    },
+)
+def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.BatchNorm2d: trainable weight and bias (2*C); buffers running mean, var (2*C)
+    and num_batches_tracked (1).  No MACs under the conv+linear convention."""
+    c, h, w = chw(x, "batchnorm2d")
+    cc = m.v("C", int(c))
+    return Out(
+        shape=(cc, h, w),
+        params=2 * cc if a["affine"] else 0,
+        buffers=2 * cc + 1 if a["track_running_stats"] else 0,
+    )
+
+
+@register(
+    "lrn",
+    {
+        "size": Arg(POS_INT, doc="channels in the normalisation window"),
+        "alpha": Arg(NUMBER, 1e-4),
+        "beta": Arg(NUMBER, 0.75),
+        "k": Arg(NUMBER, 1.0),
+    },
+    summary=lambda a: f"size {a['size']}",
+)
+def lrn(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.LocalResponseNorm across channels; no params."""
+    chw(x, "lrn")
+    return Out(shape=x)
+
+
+def _same(op: str, doc: str, args: dict[str, Arg] | None = None) -> None:
+    def rule(a: Args, x: Shape, m: Any) -> Out:
+        return Out(shape=x)
+
+    rule.__doc__ = doc
+    register(op, args or {})(rule)
+
+
+_same("relu", "torch.nn.ReLU, elementwise; no params, no MACs.", {"inplace": Arg(BOOL, False)})
+_same("sigmoid", "torch.nn.Sigmoid, elementwise.")
+_same("tanh", "torch.nn.Tanh, elementwise.")
+_same("scaled_tanh", "LeCun's squashing function f(a) = 1.7159*tanh(2a/3), elementwise; no params.")
+_same("softmax", "torch.nn.Softmax over dim (default 1: channels/features).", {"dim": Arg(INT, 1)})
+_same("dropout", "torch.nn.Dropout; identity at inference.", {"p": Arg(PROB, 0.5)})
+_same("identity", "torch.nn.Identity.")
+
+
+@register("flatten", {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)})
+def flatten(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.Flatten; dims count the batch as dim 0, so the default flattens C*H*W."""
+    n = len(x) + 1
+    lo, hi = (d + n if d < 0 else d for d in (a["start_dim"], a["end_dim"]))
+    if not 1 <= lo <= hi < n:
+        raise ShapeError(f"flatten dims {a['start_dim']}..{a['end_dim']} do not fit input {fmt_shape(x)}")
+    inner = x[lo - 1 : hi]
+    size: Num = inner[0]
+    for d in inner[1:]:
+        size = size * d
+    return Out(shape=(*x[: lo - 1], size, *x[hi:]))
+
+
+def merge_concat(xs: list[Shape], m: Any, dim: int = 1) -> Out:
+    """Concatenate along channels: C = sum of the inputs' C, other dims must match."""
+    first = xs[0]
+    if not 1 <= dim <= len(first):
+        raise ShapeError(f"concat dim {dim} does not fit input {fmt_shape(first)}")
+    for x in xs[1:]:
+        if len(x) != len(first) or any(
+            int(p) != int(q) for i, (p, q) in enumerate(zip(x, first, strict=True)) if i != dim - 1
+        ):
+            shapes = ", ".join(fmt_shape(s) for s in xs)
+            raise ShapeError(f"concat needs equal sizes outside dim {dim}, got {shapes}")
+    size = m.total("inputs", [x[dim - 1] for x in xs])
+    return Out(shape=(*first[: dim - 1], size, *first[dim:]))
+
+
+def merge_add(xs: list[Shape], m: Any) -> Out:
+    """Elementwise sum; shapes must be equal (archcalc refuses torch's silent broadcasting)."""
+    for x in xs[1:]:
+        if len(x) != len(xs[0]) or any(int(p) != int(q) for p, q in zip(x, xs[0], strict=True)):
+            shapes = ", ".join(fmt_shape(s) for s in xs)
+            raise ShapeError(f"add needs equal shapes, got {shapes}")
+    return Out(shape=xs[0])
+
+
+@register("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True)
+def concat(a: Args, xs: list[Shape], m: Any) -> Out:
+    """torch.cat along dim (default 1, channels) of the listed inputs; no params."""
+    return merge_concat(xs, m, a["dim"])
+
+
+@register("add", {}, many_inputs=True)
+def add(a: Args, xs: list[Shape], m: Any) -> Out:
+    """Elementwise sum of the listed inputs (equal shapes); no params, no MACs."""
+    return merge_add(xs, m)
+
+
+@register(
+    "subsample",
+    {"kernel": Arg(POS_INT, 2), "bias": Arg(BOOL, True)},
+    summary=lambda a: f"k{a['kernel']} s{a['kernel']}",
+)
+def subsample(a: Args, x: Shape, m: Any) -> Out:
+    """LeNet-5 subsampling: each unit = coefficient * (sum of a k x k block) + bias, per map.
+
+    params = 2*C; connections = (k*k + 1)*C*H_out*W_out; MACs = C*H_out*W_out (one multiply per unit).
+    """
+    c, h, w = chw(x, "subsample")
+    k = a["kernel"]
+    ho = window_out(m, "H", h, k, k, (0, 0), pool=True)
+    wo = window_out(m, "W", w, k, k, (0, 0), pool=True)
+    cc = m.v("C", int(c))
+    units = cc * ho * wo
+    per_unit = m.v("k_h", k) * m.v("k_w", k)
+    b = 1 if a["bias"] else 0
+    return Out(
+        shape=(cc, ho, wo),
+        params=(1 + b) * cc,
+        macs=units,
+        connections=(per_unit + b) * units,
+    )
+
+
+@register("rbf", {"out": Arg(POS_INT, doc="number of classes (prototypes)")}, summary=lambda a: f"{a['out']} out")
+def rbf(a: Args, x: Shape, m: Any) -> Out:
+    """LeNet-5 Euclidean RBF output: y_i = sum_j (x_j - w_ij)^2 with fixed prototypes w.
+
+    The prototypes are a buffer (0 trainable params); connections = F_in*out; MACs = F_in*out.
+    """
+    if len(x) != 1:
+        raise ShapeError(f"rbf needs a flat input, got {fmt_shape(x)}; add flatten first")
+    fin, out = m.v("F_in", int(x[0])), m.v("F_out", a["out"])
+    return Out(shape=(out,), buffers=fin * out, connections=fin * out, macs=fin * out)

@@ -1,0 +1,134 @@
+"""Pooling: max/avg (with ceil_mode), adaptive, and max-unpooling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archcalc.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
+from archcalc.errors import ShapeError
+from archcalc.ops.registry import Args, Out, Shape, chw, pair_text, register
+from archcalc.ops.window import ksp_summary, window_out
+from archcalc.symbolic import Num
+
+_POOL_ARGS = {
+    "kernel": Arg(POS_PAIR),
+    "stride": Arg(POS_PAIR, None, doc="defaults to kernel"),
+    "padding": Arg(NONNEG_PAIR, 0),
+    "ceil_mode": Arg(BOOL, False),
+}
+
+
+def _stride(a: Args) -> tuple[int, int]:
+    return a["stride"] or a["kernel"]
+
+
+def _pool(a: Args, x: Shape, m: Any, op: str) -> tuple[Num, Num, Num]:
+    c, h, w = chw(x, op)
+    k, p, d = a["kernel"], a["padding"], a.get("dilation", (1, 1))
+    for axis in (0, 1):
+        if p[axis] > k[axis] // 2:
+            raise ShapeError(f"padding {p[axis]} must be at most half the kernel {k[axis]} (torch)")
+    s = _stride(a)
+    ho = window_out(m, "H", h, k[0], s[0], (p[0], p[0]), d[0], a["ceil_mode"], pool=True)
+    wo = window_out(m, "W", w, k[1], s[1], (p[1], p[1]), d[1], a["ceil_mode"], pool=True)
+    return m.v("C", int(c)), ho, wo
+
+
+def _pool_summary(a: Args) -> str:
+    return ksp_summary({**a, "stride": _stride(a)})
+
+
+@register(
+    "maxpool2d",
+    {**_POOL_ARGS, "dilation": Arg(POS_PAIR, 1)},
+    summary=_pool_summary,
+)
+def maxpool2d(a: Args, x: Shape, m: Any) -> Out:
+    """Max pooling, torch.nn.MaxPool2d. No params, no MACs; connections = k_h*k_w per output unit."""
+    c, ho, wo = _pool(a, x, m, "maxpool2d")
+    kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    return Out(shape=(c, ho, wo), connections=kk * c * ho * wo)
+
+
+@register(
+    "avgpool2d",
+    {**_POOL_ARGS, "count_include_pad": Arg(BOOL, True)},
+    summary=_pool_summary,
+)
+def avgpool2d(a: Args, x: Shape, m: Any) -> Out:
+    """Average pooling, torch.nn.AvgPool2d. No params, no MACs; connections = k_h*k_w per output unit."""
+    c, ho, wo = _pool(a, x, m, "avgpool2d")
+    kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    return Out(shape=(c, ho, wo), connections=kk * c * ho * wo)
+
+
+def _window_sum(n: int, o: int) -> int:
+    """Sum of torch's adaptive window lengths: [floor(i*n/o), ceil((i+1)*n/o)) for i < o."""
+    return sum(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+
+
+def _adaptive(a: Args, x: Shape, m: Any, op: str) -> Out:
+    """Adaptive output size; connections sum torch's (possibly overlapping) windows exactly."""
+    c, h, w = chw(x, op)
+    oh, ow = (int(i) if o is None else o for o, i in zip(a["output"], (h, w), strict=True))
+    cc = m.v("C", int(c))
+    reads = cc * m.v("sum_win_h", _window_sum(int(h), oh)) * m.v("sum_win_w", _window_sum(int(w), ow))
+    return Out(shape=(cc, m.v("H_out", oh), m.v("W_out", ow)), connections=reads)
+
+
+_ADAPTIVE_ARGS = {"output": Arg(OPT_POS_PAIR, doc="output size; null keeps the input size")}
+
+
+def _adaptive_summary(a: Args) -> str:
+    return "out " + pair_text(tuple(-1 if v is None else v for v in a["output"]))
+
+
+@register("adaptive_avgpool2d", _ADAPTIVE_ARGS, summary=_adaptive_summary)
+def adaptive_avgpool2d(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.AdaptiveAvgPool2d: the output size is given; any input size >= 1 works."""
+    return _adaptive(a, x, m, "adaptive_avgpool2d")
+
+
+@register("adaptive_maxpool2d", _ADAPTIVE_ARGS, summary=_adaptive_summary)
+def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.AdaptiveMaxPool2d: the output size is given; any input size >= 1 works."""
+    return _adaptive(a, x, m, "adaptive_maxpool2d")
+
+
+@register(
+    "max_unpool2d",
+    {
+        "pool": Arg(NAME, doc="the maxpool2d layer whose switches (indices) are used"),
+        "kernel": Arg(POS_PAIR),
+        "stride": Arg(POS_PAIR, None, doc="defaults to kernel"),
+        "padding": Arg(NONNEG_PAIR, 0),
+        "output_size": Arg(POS_PAIR, None, doc="exact output H, W (e.g. the pool's input size)"),
+    },
+    summary=_pool_summary,
+)
+def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.MaxUnpool2d: H_out = (H_in-1)*s - 2*p + k unless output_size is given.
+
+    Each input value is written to one output position: no params, no MACs.
+    """
+    c, h, w = chw(x, "max_unpool2d")
+    k, s, p = a["kernel"], _stride(a), a["padding"]
+    dims: list[Num] = []
+    for axis, name, n in ((0, "H", h), (1, "W", w)):
+        lo = name.lower()
+        default = (m.v(f"{name}_in", int(n)) - 1) * m.v(f"s_{lo}", s[axis]) - 2 * m.v(f"p_{lo}", p[axis])
+        default = default + m.v(f"k_{lo}", k[axis])
+        if a["output_size"] is None:
+            dims.append(default)
+            continue
+        want = a["output_size"][axis]
+        if not int(default) - s[axis] < want < int(default) + s[axis]:
+            raise ShapeError(
+                f"output_size {want} along {name} must lie strictly between "
+                f"{int(default) - s[axis]} and {int(default) + s[axis]}"
+            )
+        m.note(f"output_size fixes {name} to {want} (the default would be {int(default)})")
+        dims.append(m.v(f"{name}_out", want))
+    if int(dims[0]) < 1 or int(dims[1]) < 1:
+        raise ShapeError(f"output size would be {int(dims[0])}x{int(dims[1])}")
+    return Out(shape=(m.v("C", int(c)), dims[0], dims[1]), connections=m.v("C", int(c)) * h * w)

@@ -1,0 +1,96 @@
+"""The op registry: one pure rule per op name, with its named arguments.
+
+Each rule maps (validated args, input shape(s), math) to an ``Out``.  Counting
+conventions, stated once for every rule:
+
+* ``params``: elements of the module's parameters (torch ``numel``), trainable or not;
+* ``trainable``: the subset with ``requires_grad`` (defaults to ``params``);
+* ``buffers``: elements of registered buffers (running stats, fixed prototypes);
+* ``macs``: multiply-accumulates of one forward pass for one sample, bias excluded;
+* ``connections``: LeCun's count, (inputs per unit + 1 for a bias) x units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.argtypes import Arg
+from archcalc.errors import ShapeError
+from archcalc.symbolic import Num
+
+Shape = tuple[Num, ...]
+Args = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Out:
+    """What a rule returns; numbers are ints (or ``Sym`` when explaining)."""
+
+    shape: Shape
+    params: Num = 0
+    buffers: Num = 0
+    connections: Num = 0
+    macs: Num = 0
+    trainable: Num | None = None
+
+
+Rule = Callable[[Args, Any, Any], Out]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    rule: Rule
+    args: dict[str, Arg]
+    doc: str
+    many_inputs: bool = False  # merges take a list of shapes
+    summary: Callable[[Args], str] = field(default=lambda a: "")
+
+
+OPS: dict[str, OpDef] = {}
+
+
+def register(
+    name: str,
+    args: dict[str, Arg],
+    *,
+    many_inputs: bool = False,
+    summary: Callable[[Args], str] | None = None,
+) -> Callable[[Rule], Rule]:
+    """Register ``rule`` under ``name``; its docstring is the op's documentation."""
+
+    def deco(rule: Rule) -> Rule:
+        if name in OPS:
+            raise RuntimeError(f"op '{name}' registered twice")
+        doc = (rule.__doc__ or "").strip()
+        OPS[name] = OpDef(name, rule, args, doc, many_inputs, summary or (lambda a: ""))
+        return rule
+
+    return deco
+
+
+def chw(x: Shape, op: str) -> tuple[Num, Num, Num]:
+    """The (C, H, W) of a feature-map input, or a clear error."""
+    if len(x) != 3:
+        raise ShapeError(f"{op} needs a C x H x W input, got {fmt_shape(x)}")
+    return x[0], x[1], x[2]
+
+
+def fmt_shape(x: Shape) -> str:
+    return "x".join(str(int(d)) for d in x)
+
+
+def prod(xs: Shape) -> int:
+    out = 1
+    for d in xs:
+        out *= int(d)
+    return out
+
+
+def pair_text(p: Any) -> str:
+    if isinstance(p, str):
+        return p
+    h, w = p
+    return str(h) if h == w else f"{h}x{w}"

@@ -1,0 +1,114 @@
+"""Records: what the calculator found, kept apart from any rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNT_KEYS = ("params", "trainable_params", "buffers", "connections", "macs", "activations")
+Shape = tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Counts:
+    params: int = 0
+    trainable_params: int = 0
+    buffers: int = 0
+    connections: int = 0
+    macs: int = 0
+    activations: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.params += other.params
+        self.trainable_params += other.trainable_params
+        self.buffers += other.buffers
+        self.connections += other.connections
+        self.macs += other.macs
+        self.activations += other.activations
+
+    @property
+    def flops(self) -> int:
+        """FLOPs = 2 x MACs (one multiply and one add per MAC)."""
+        return 2 * self.macs
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in COUNT_KEYS}
+
+
+@dataclass(slots=True)
+class Record:
+    """One layer (kind 'layer') or one container with subtotals (kind 'block')."""
+
+    path: str
+    name: str
+    op: str
+    kind: str
+    depth: int
+    line: int
+    input_shape: Shape | list[Shape]
+    output_shape: Shape
+    counts: Counts
+    summary: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    block: str = ""
+    merged: list[Shape] = field(default_factory=list)  # block: the shapes its merge combined
+
+    def __getattr__(self, key: str) -> int:
+        # report["C1"].params etc.: count fields read straight through
+        if key in COUNT_KEYS:
+            return int(getattr(self.counts, key))
+        raise AttributeError(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        inp = [list(s) for s in self.input_shape] if isinstance(self.input_shape, list) else list(self.input_shape)
+        return {
+            "path": self.path,
+            "name": self.name,
+            "op": self.op,
+            "input_shape": inp,
+            "output_shape": list(self.output_shape),
+            **self.counts.to_dict(),
+        }
+
+
+@dataclass
+class Report:
+    model: str
+    title: str
+    source: str
+    file: str
+    input: Shape
+    params: dict[str, Any]
+    records: list[Record]
+    outputs: list[str]
+    totals: Counts = field(default_factory=Counts)
+
+    @property
+    def layers(self) -> list[Record]:
+        return [r for r in self.records if r.kind == "layer"]
+
+    @property
+    def blocks(self) -> list[Record]:
+        return [r for r in self.records if r.kind == "block"]
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.records[-1].output_shape if self.records else self.input
+
+    def __getitem__(self, path: str) -> Record:
+        for r in self.records:
+            if r.path == path:
+                return r
+        raise KeyError(f"no layer '{path}' in {self.model}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "title": self.title,
+            "source": self.source,
+            "input": list(self.input),
+            "params": self.params,
+            "layers": [r.to_dict() for r in self.layers],
+            "blocks": [{**r.to_dict(), "depth": r.depth} for r in self.blocks],
+            "totals": self.totals.to_dict(),
+        }

@@ -1,0 +1,131 @@
+"""Integers that can also explain themselves.
+
+Rules are written once against a ``Math`` object.  ``FastMath`` hands back
+plain ints (the calculator's path); ``ExplainMath`` hands back ``Sym`` values
+that carry the formula and the substituted arithmetic alongside the value.
+The explanation therefore cannot drift from the computation.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+Num = Union[int, "Sym"]
+
+_ATOM, _MUL, _ADD = 3, 2, 1
+
+
+class Sym:
+    """An exact integer with its symbolic and substituted renderings."""
+
+    __slots__ = ("value", "sym", "sub", "prec")
+
+    def __init__(self, value: int, sym: str, sub: str, prec: int = _ATOM) -> None:
+        self.value = value
+        self.sym = sym
+        self.sub = sub
+        self.prec = prec
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Sym({self.value}, {self.sym!r}, {self.sub!r})"
+
+    def _bin(self, other: Num, op: str, value: int, prec: int, swap: bool = False) -> Sym:
+        a, b = (lift(other), self) if swap else (self, lift(other))
+        # right operand of '-' needs parentheses at equal precedence
+        pa = a.prec < prec
+        pb = b.prec < prec or (op == " - " and b.prec == prec)
+        sa, sb = _wrap(a.sym, pa), _wrap(b.sym, pb)
+        ua, ub = _wrap(a.sub, pa), _wrap(b.sub, pb)
+        return Sym(value, f"{sa}{op}{sb}", f"{ua}{op}{ub}", prec)
+
+    def __add__(self, o: Num) -> Sym:
+        return self._bin(o, " + ", self.value + int(o), _ADD)
+
+    def __radd__(self, o: Num) -> Sym:
+        return self._bin(o, " + ", int(o) + self.value, _ADD, swap=True)
+
+    def __sub__(self, o: Num) -> Sym:
+        return self._bin(o, " - ", self.value - int(o), _ADD)
+
+    def __rsub__(self, o: Num) -> Sym:
+        return self._bin(o, " - ", int(o) - self.value, _ADD, swap=True)
+
+    def __mul__(self, o: Num) -> Sym:
+        return self._bin(o, "*", self.value * int(o), _MUL)
+
+    def __rmul__(self, o: Num) -> Sym:
+        return self._bin(o, "*", int(o) * self.value, _MUL, swap=True)
+
+    def __floordiv__(self, o: Num) -> Sym:
+        return _div("floor", self, o, self.value // int(o))
+
+    def __rfloordiv__(self, o: Num) -> Sym:
+        return _div("floor", o, self, int(o) // self.value)
+
+
+def _wrap(text: str, paren: bool) -> str:
+    return f"({text})" if paren else text
+
+
+def lift(x: Num) -> Sym:
+    return x if isinstance(x, Sym) else Sym(int(x), str(x), str(x))
+
+
+def _div(kind: str, a: Num, b: Num, value: int) -> Sym:
+    sa, sb = lift(a), lift(b)
+    return Sym(
+        value,
+        f"{kind}({sa.sym}/{_wrap(sb.sym, sb.prec < _ATOM)})",
+        f"{kind}({sa.sub}/{_wrap(sb.sub, sb.prec < _ATOM)})",
+    )
+
+
+class FastMath:
+    """Plain integer arithmetic: what every count is computed with."""
+
+    symbolic = False
+
+    def v(self, name: str, value: int) -> Num:
+        return value
+
+    def ceil_div(self, a: Num, b: Num) -> Num:
+        return -(-int(a) // int(b))
+
+    def total(self, name: str, terms: list[Num]) -> Num:
+        return sum(int(t) for t in terms)
+
+    def note(self, text: str) -> None:
+        pass
+
+
+class ExplainMath(FastMath):
+    """Arithmetic that records how each number was made."""
+
+    symbolic = True
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def v(self, name: str, value: int) -> Num:
+        return Sym(int(value), name, str(int(value)))
+
+    def ceil_div(self, a: Num, b: Num) -> Num:
+        return _div("ceil", a, b, -(-int(a) // int(b)))
+
+    def total(self, name: str, terms: list[Num]) -> Num:
+        subs = [lift(t) for t in terms]
+        value = sum(s.value for s in subs)
+        sub = " + ".join(_wrap(s.sub, s.prec < _ADD) for s in subs)
+        return Sym(value, f"sum over {name}", sub, _ADD)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+FAST = FastMath()
