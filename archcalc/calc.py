@@ -31,6 +31,15 @@ def analyze(
     sets: dict[str, Any] | None = None,
 ) -> Report:
     """Load (if needed), expand and compute a spec; every count is a Python int."""
+    return resolve(spec_or_path, input, sets)[1]
+
+
+def resolve(
+    spec_or_path: Spec | str,
+    input: str | tuple[int, ...] | list[int] | None = None,
+    sets: dict[str, Any] | None = None,
+) -> tuple[Node, Report]:
+    """The expanded node tree and its report (the torch builder needs both)."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
     params = apply_overrides(spec, sets or {})
     shape = spec.input if input is None else parse_input(list(input) if isinstance(input, tuple) else input)
@@ -44,7 +53,7 @@ def analyze(
             totals.add(r.counts)
     main = root.children[-1].path if root.children else "@in"
     del out
-    return Report(
+    return root, Report(
         model=spec.name,
         title=spec.title,
         source=spec.source,
@@ -72,7 +81,9 @@ def _run(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
 
 
 def _block_record(run: Run, node: Node, x: Shape, depth: int) -> Record:
-    rec = Record(node.path, node.name, node.block or node.kind, "block", depth, node.line, x, (), Counts(), block=node.block)
+    rec = Record(
+        node.path, node.name, node.block or node.kind, "block", depth, node.line, x, (), Counts(), block=node.block
+    )
     if depth >= 0:
         run.records.append(rec)
     return rec
@@ -143,6 +154,8 @@ def _op(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
         raise run.fail(ArchcalcError(f"{node.op} needs 'from' with two or more layers"), node)
     if not opdef.many_inputs and len(xs) != 1:
         raise run.fail(ArchcalcError(f"{node.op} reads one input; 'from' lists {len(xs)}"), node)
+    if node.op == "max_unpool2d":
+        _check_switches(run, node, xs[0])
     try:
         res = opdef.rule(node.args, xs if opdef.many_inputs else xs[0], FAST)
     except ShapeError as err:
@@ -159,6 +172,32 @@ def _op(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
     )
     inp: Shape | list[Shape] = list(xs) if opdef.many_inputs else xs[0]
     run.records.append(
-        Record(node.path, node.name, node.op, "layer", depth, node.line, inp, shape, counts, opdef.summary(node.args), node.args)
+        Record(
+            node.path,
+            node.name,
+            node.op,
+            "layer",
+            depth,
+            node.line,
+            inp,
+            shape,
+            counts,
+            opdef.summary(node.args),
+            node.args,
+        )
     )
     return shape
+
+
+def _check_switches(run: Run, node: Node, x: Shape) -> None:
+    """max_unpool2d reuses a maxpool2d's indices, so its input must have that pool's output shape."""
+    pool = next((r for r in run.records if r.path == node.args["pool"]), None)
+    if pool is None or pool.op != "maxpool2d":
+        raise run.fail(ArchcalcError(f"pool '{node.args['pool']}' is not a maxpool2d layer"), node)
+    if pool.output_shape != x:
+        raise run.fail(
+            ArchcalcError(
+                f"input {x} does not match the switches of '{pool.path}' (its output is {pool.output_shape})"
+            ),
+            node,
+        )

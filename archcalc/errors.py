@@ -24,9 +24,7 @@ class ArchcalcError(Exception):
         self.line = line
         self.layer = layer
 
-    def located(
-        self, *, file: str | None = None, line: int | None = None, layer: str | None = None
-    ) -> ArchcalcError:
+    def located(self, *, file: str | None = None, line: int | None = None, layer: str | None = None) -> ArchcalcError:
         """Fill in location parts that are still unknown; returns self."""
         self.file = self.file or file
         self.line = self.line or line

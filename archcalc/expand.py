@@ -134,7 +134,9 @@ def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
 def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
     name = e.get("name", index)
     if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
-        raise ctx.fail(f"layer name {name!r} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None)
+        raise ctx.fail(
+            f"layer name {name!r} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None
+        )
     name = str(name)
     path = f"{prefix}.{name}" if prefix else name
     kind = _check_keys(ctx, e, path)
@@ -242,7 +244,9 @@ def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> N
     if not isinstance(branches, LMap) or not branches:
         raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
     if merge not in ("concat", "add"):
-        raise ctx.fail(f"branches need merge: concat or add, got {merge!r}", e.line_of("merge") if "merge" in e else e.line, path)
+        raise ctx.fail(
+            f"branches need merge: concat or add, got {merge!r}", e.line_of("merge") if "merge" in e else e.line, path
+        )
     node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
     with ctx.scope(path):
         for bname, items in branches.items():
@@ -272,10 +276,16 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     env = dict(ctx.params)
     for key, value in args.items():
         if key not in declared:
-            raise ctx.fail(f"block '{bname}' has no parameter '{key}' (it has: {', '.join(declared) or 'none'})", e.line_of("args"), path)
+            raise ctx.fail(
+                f"block '{bname}' has no parameter '{key}' (it has: {', '.join(declared) or 'none'})",
+                e.line_of("args"),
+                path,
+            )
     for key, default in declared.items():
         if key not in args and default is None:
-            raise ctx.fail(f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path)
+            raise ctx.fail(
+                f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path
+            )
         env[key] = args.get(key, default)
     body = _sub(ctx, LMap({k: v for k, v in block.items() if k != "params"}), env, block.line, path)
     body.line, body.key_lines = block.line, block.key_lines
@@ -313,4 +323,6 @@ def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
             if arg.default is REQUIRED:
                 raise ctx.fail(f"{op} needs argument '{key}'", e.line, path)
             args[key] = arg.type.check(arg.default) if arg.default is not None else None
+    if op == "max_unpool2d":  # the switches come from an earlier pool, by name
+        args["pool"] = _resolve(ctx, args["pool"], e.line_of("pool"), path)
     return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args)

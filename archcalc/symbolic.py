@@ -18,7 +18,7 @@ _ATOM, _MUL, _ADD = 3, 2, 1
 class Sym:
     """An exact integer with its symbolic and substituted renderings."""
 
-    __slots__ = ("value", "sym", "sub", "prec")
+    __slots__ = ("prec", "sub", "sym", "value")
 
     def __init__(self, value: int, sym: str, sub: str, prec: int = _ATOM) -> None:
         self.value = value

@@ -18,8 +18,10 @@ _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class LMap(dict[str, Any]):
     """A mapping that remembers its own line and the line of each key."""
 
-    line: int = 0
-    key_lines: dict[str, int]
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.line = 0
+        self.key_lines: dict[str, int] = {}
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
@@ -35,7 +37,6 @@ class _LineLoader(_Loader):  # type: ignore[misc, valid-type]
     def construct_mapping(self, node: Any, deep: bool = False) -> LMap:
         out = LMap()
         out.line = node.start_mark.line + 1
-        out.key_lines = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise ArchcalcError("YAML merge keys ('<<') are not allowed", line=out.line)

@@ -1,0 +1,16 @@
+"""The Python API: ``archcalc.analyze(spec_or_path, input=None, **overrides) -> Report``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archcalc.calc import analyze as _analyze
+from archcalc.report import Report
+from archcalc.spec import Spec
+
+
+def analyze(
+    spec_or_path: Spec | str, input: str | tuple[int, ...] | list[int] | None = None, **overrides: Any
+) -> Report:
+    """Analyze a bundled spec name or a spec file; keyword arguments override spec params."""
+    return _analyze(spec_or_path, input, overrides)

@@ -1,0 +1,38 @@
+"""Options and output shared by every command (kept free of torch and rich imports)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+
+class Fmt(str, Enum):
+    rich = "rich"
+    markdown = "markdown"
+    csv = "csv"
+    json = "json"
+
+
+SpecArg = Annotated[str, typer.Argument(help="bundled spec name (see 'archcalc list') or path to a .yaml spec")]
+InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="input size CxHxW, e.g. 3x227x227")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="override a spec parameter: key=value")]
+FmtOpt = Annotated[Fmt, typer.Option("--format", "-f", help="output format")]
+
+
+def emit(grid: Any, fmt: Fmt, data: Any = None) -> None:
+    """Write a Grid in the chosen format; ``data`` is the JSON document."""
+    from archcalc.render import tabular
+
+    if fmt is Fmt.json:
+        sys.stdout.write(tabular.to_json(data))
+    elif fmt is Fmt.markdown:
+        sys.stdout.write(tabular.to_markdown(grid))
+    elif fmt is Fmt.csv:
+        sys.stdout.write(tabular.to_csv(grid))
+    else:
+        from archcalc.render.richtable import print_rich
+
+        print_rich(grid)

@@ -1,0 +1,1 @@
+"""pytest plugin (entry point ``archcalc``): placeholder until the testing helpers land."""
