@@ -8,16 +8,38 @@ from rich.table import Table
 
 from archcalc.render.tabular import Grid
 
+BAR_WIDTH = 10  # characters for a 100% share
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def share_bar(value: int, total: int, width: int = BAR_WIDTH) -> str:
+    """A unicode block bar of value/total (1/8-character steps) and the percentage; '' for 0."""
+    if value <= 0 or total <= 0:
+        return ""
+    eighths = max(1, round(8 * width * value / total))  # a non-zero share never vanishes
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (_EIGHTHS[part] if part else "")
+    pct = 100 * value / total
+    label = "<0.1%" if pct < 0.1 else f"{pct:.1f}%"
+    return f"{bar:<{width}} {label:>6}"
+
 
 def to_rich(g: Grid) -> Table:
     table = Table(title=g.title, caption=g.caption or None, box=box.SIMPLE_HEAD, show_footer=bool(g.footer))
     for i, col in enumerate(g.columns):
         footer = g.footer[i] if g.footer else ""
         table.add_column(col, footer=footer, justify="right" if i in g.numeric else "left", no_wrap=i == 0)
+    series = list(g.bars.items()) if g.bar_columns else []
+    totals = [sum(v for v in values if v) for _, values in series]
+    for name, _ in series:
+        table.add_column(f"{name} share", no_wrap=True)
     for r, row in enumerate(g.rows):
         cells = list(row)
         if g.depths:
             cells[0] = "  " * max(g.depths[r], 0) + cells[0]
+        for (_, values), total in zip(series, totals, strict=True):
+            v = values[r] if r < len(values) else None
+            cells.append(share_bar(v, total) if v is not None else "")
         table.add_row(*cells, style="bold" if r in g.bold else None)
     return table
 

@@ -27,6 +27,10 @@ class Grid:
     depths: list[int] = field(default_factory=list)  # indentation per row
     bold: set[int] = field(default_factory=set)  # subtotal rows
     caption: str = ""
+    # numeric series per row for share bars (rich) and charts (html); None = no value for that row.
+    # "metric · group" names share one html chart panel; never rendered in markdown/csv/json.
+    bars: dict[str, list[int | None]] = field(default_factory=dict)
+    bar_columns: bool = True  # rich: add an inline share-bar column per series
 
 
 def shape_text(shape: Any) -> str:
@@ -45,10 +49,14 @@ LAYER_COLUMNS = ["layer", "op", "kernel/stride/pad", "output", "params", "connec
 def layer_grid(report: Report, depth: int | None = None) -> Grid:
     """Rows for every layer, or, with ``depth``, blocks at that depth collapsed to subtotals."""
     rows, depths, bold = [], [], set()
+    bars: dict[str, list[int | None]] = {"params": [], "MACs": []}
     for rec in report.records:
         if depth is not None and rec.depth > depth:
             continue
-        if rec.kind == "block" and (depth is None or rec.depth < depth):
+        counted = not (rec.kind == "block" and (depth is None or rec.depth < depth))
+        bars["params"].append(rec.counts.params if counted else None)
+        bars["MACs"].append(rec.counts.macs if counted else None)
+        if not counted:
             rows.append([_label(rec), rec.op, "", shape_text(rec.output_shape), "", "", ""])
         else:
             c = rec.counts
@@ -73,7 +81,9 @@ def layer_grid(report: Report, depth: int | None = None) -> Grid:
         f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (FLOPs = 2 x MACs = {n(t.flops)}) | "
         f"activations {n(t.activations)}"
     )
-    return Grid(f"{report.model}: {report.title}", LAYER_COLUMNS, rows, {4, 5, 6}, footer, depths, bold, caption)
+    grid = Grid(f"{report.model}: {report.title}", LAYER_COLUMNS, rows, {4, 5, 6}, footer, depths, bold, caption)
+    grid.bars = bars
+    return grid
 
 
 def _label(rec: Record) -> str:
