@@ -198,7 +198,7 @@ def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
     feed = e.get("feed", "chain")
     if feed not in ("chain", "dense"):
         raise ctx.fail(f"feed must be chain or dense, got {feed!r}", e.line_of("feed"), path)
-    first = e.get("first", {})
+    first = e.get("first", LMap())
     if not isinstance(first, LMap):
         raise ctx.fail("'first' must be a mapping of argument overrides", e.line_of("first"), path)
     node = Node(path=path, name=name, kind="seq", line=e.line, feed=feed)

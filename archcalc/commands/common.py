@@ -14,6 +14,7 @@ class Fmt(str, Enum):
     markdown = "markdown"
     csv = "csv"
     json = "json"
+    html = "html"
 
 
 SpecArg = Annotated[str, typer.Argument(help="bundled spec name (see 'archcalc list') or path to a .yaml spec")]
@@ -23,16 +24,22 @@ FmtOpt = Annotated[Fmt, typer.Option("--format", "-f", help="output format")]
 
 
 def emit(grid: Any, fmt: Fmt, data: Any = None) -> None:
-    """Write a Grid in the chosen format; ``data`` is the JSON document."""
+    """Write a Grid (or a list of Grids, one after the other) in the chosen format; ``data`` is the JSON document."""
     from archcalc.render import tabular
 
+    grids = grid if isinstance(grid, list) else [grid]
     if fmt is Fmt.json:
         sys.stdout.write(tabular.to_json(data))
+    elif fmt is Fmt.html:
+        from archcalc.render.html import to_html
+
+        sys.stdout.write(to_html(grids))
     elif fmt is Fmt.markdown:
-        sys.stdout.write(tabular.to_markdown(grid))
+        sys.stdout.write("\n".join(tabular.to_markdown(g) for g in grids))
     elif fmt is Fmt.csv:
-        sys.stdout.write(tabular.to_csv(grid))
+        sys.stdout.write("\n".join(tabular.to_csv(g) for g in grids))
     else:
         from archcalc.render.richtable import print_rich
 
-        print_rich(grid)
+        for g in grids:
+            print_rich(g)

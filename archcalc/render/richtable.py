@@ -10,6 +10,7 @@ from archcalc.render.tabular import Grid
 
 BAR_WIDTH = 10  # characters for a 100% share
 _EIGHTHS = " ▏▎▍▌▋▊▉"
+_BAR_STYLES = ("cyan", "magenta", "green", "yellow")
 
 
 def share_bar(value: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -31,8 +32,8 @@ def to_rich(g: Grid) -> Table:
         table.add_column(col, footer=footer, justify="right" if i in g.numeric else "left", no_wrap=i == 0)
     series = list(g.bars.items()) if g.bar_columns else []
     totals = [sum(v for v in values if v) for _, values in series]
-    for name, _ in series:
-        table.add_column(f"{name} share", no_wrap=True)
+    for k, (name, _) in enumerate(series):
+        table.add_column(f"{name} share", no_wrap=True, style=_BAR_STYLES[k % len(_BAR_STYLES)])
     for r, row in enumerate(g.rows):
         cells = list(row)
         if g.depths:

@@ -1,0 +1,156 @@
+"""An independent torch reference for small generated specs (used by the fuzz and regression tests).
+
+It interprets the same entry dicts a spec holds (``{name, op, ...}``, ``{name, branches, merge}``)
+straight into torch modules, layer by layer, reading each layer's input channels from the real
+tensor. It never looks at archcalc's calculator, so a wrong shape rule there cannot leak in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+@dataclass
+class RefLayer:
+    shape: tuple[int, ...]  # output, batch dropped
+    params: int
+    buffers: int
+    macs: int  # FlopCounterMode FLOPs / 2 for this module alone
+
+
+@dataclass
+class RefRun:
+    layers: dict[str, RefLayer] = field(default_factory=dict)
+    blocks: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    error_at: str | None = None  # path of the first entry torch refused
+    error: str = ""
+
+
+def _pair(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def make_module(e: dict[str, Any], c_in: int, f_in: int) -> nn.Module:
+    """One torch module for an op entry (torch defaults where the entry omits an argument)."""
+    op = e["op"]
+    if op == "conv2d":
+        return nn.Conv2d(
+            c_in,
+            e["out"],
+            _pair(e["kernel"]),
+            stride=_pair(e.get("stride", 1)),
+            padding=_pair(e.get("padding", 0)),
+            dilation=_pair(e.get("dilation", 1)),
+            groups=e.get("groups", 1),
+            bias=e.get("bias", True),
+            padding_mode=e.get("padding_mode", "zeros"),
+        )
+    if op == "conv_transpose2d":
+        return nn.ConvTranspose2d(
+            c_in,
+            e["out"],
+            _pair(e["kernel"]),
+            stride=_pair(e.get("stride", 1)),
+            padding=_pair(e.get("padding", 0)),
+            output_padding=_pair(e.get("output_padding", 0)),
+            groups=e.get("groups", 1),
+            bias=e.get("bias", True),
+            dilation=_pair(e.get("dilation", 1)),
+        )
+    if op == "maxpool2d":
+        return nn.MaxPool2d(
+            _pair(e["kernel"]),
+            _pair(e.get("stride")),
+            _pair(e.get("padding", 0)),
+            _pair(e.get("dilation", 1)),
+            ceil_mode=e.get("ceil_mode", False),
+        )
+    if op == "avgpool2d":
+        return nn.AvgPool2d(
+            _pair(e["kernel"]),
+            _pair(e.get("stride")),
+            _pair(e.get("padding", 0)),
+            ceil_mode=e.get("ceil_mode", False),
+            count_include_pad=e.get("count_include_pad", True),
+        )
+    if op == "adaptive_avgpool2d":
+        return nn.AdaptiveAvgPool2d(_pair(e["output"]))
+    if op == "adaptive_maxpool2d":
+        return nn.AdaptiveMaxPool2d(_pair(e["output"]))
+    if op == "batchnorm2d":
+        return nn.BatchNorm2d(
+            c_in, affine=e.get("affine", True), track_running_stats=e.get("track_running_stats", True)
+        )
+    if op == "linear":
+        return nn.Linear(f_in, e["out"], bias=e.get("bias", True))
+    if op == "flatten":
+        return nn.Flatten()
+    if op == "relu":
+        return nn.ReLU()
+    if op == "identity":
+        return nn.Identity()
+    raise ValueError(f"torchref does not know op {op!r}")
+
+
+class _Refused(Exception):
+    def __init__(self, path: str, msg: str) -> None:
+        super().__init__(msg)
+        self.path = path
+
+
+def _numel(mod: nn.Module, which: str) -> int:
+    if which == "params":
+        return sum(p.numel() for p in mod.parameters())
+    return sum(b.numel() for b in mod.buffers())
+
+
+def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.Tensor:
+    try:
+        with torch.device(x.device):
+            mod = make_module(e, x.shape[1] if x.dim() > 1 else 0, x.shape[-1])
+        mod.eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            y = mod(x)
+    except (RuntimeError, ValueError) as err:
+        raise _Refused(path, str(err)) from None
+    run.layers[path] = RefLayer(tuple(y.shape[1:]), _numel(mod, "params"), _numel(mod, "buffers"), fc.get_total_flops() // 2)
+    return y
+
+
+def _seq(run: RefRun, entries: list[dict[str, Any]], prefix: str, x: torch.Tensor) -> torch.Tensor:
+    for i, e in enumerate(entries):
+        name = str(e.get("name", i))
+        path = f"{prefix}.{name}" if prefix else name
+        if "branches" in e:
+            outs = [_seq(run, items or [], f"{path}.{b}", x) for b, items in e["branches"].items()]
+            try:
+                if e["merge"] == "concat":
+                    x = torch.cat(outs, 1)
+                else:
+                    x = outs[0]
+                    for o in outs[1:]:
+                        x = x + o
+            except RuntimeError as err:
+                raise _Refused(path, str(err)) from None
+            run.blocks[path] = tuple(x.shape[1:])
+        elif "layers" in e:
+            x = _seq(run, e["layers"], path, x)
+            run.blocks[path] = tuple(x.shape[1:])
+        else:
+            x = _layer(run, e, path, x)
+    return x
+
+
+def reference(input_shape: list[int], layers: list[dict[str, Any]], device: str = "meta") -> RefRun:
+    """Run the entries through torch; stop at the first entry torch refuses and say which."""
+    run = RefRun()
+    try:
+        _seq(run, layers, "", torch.zeros((1, *input_shape), device=device))
+    except _Refused as err:
+        run.error_at, run.error = err.path, str(err)
+    return run
