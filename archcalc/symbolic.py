@@ -13,6 +13,7 @@ from typing import Union
 Num = Union[int, "Sym"]
 
 _ATOM, _MUL, _ADD = 3, 2, 1
+_QUO = 2.5  # an exact quotient a/b: binds like '*' but is bracketed as a right factor
 
 
 class Sym:
@@ -20,7 +21,7 @@ class Sym:
 
     __slots__ = ("prec", "sub", "sym", "value")
 
-    def __init__(self, value: int, sym: str, sub: str, prec: int = _ATOM) -> None:
+    def __init__(self, value: int, sym: str, sub: str, prec: float = _ATOM) -> None:
         self.value = value
         self.sym = sym
         self.sub = sub
@@ -35,11 +36,11 @@ class Sym:
     def __repr__(self) -> str:
         return f"Sym({self.value}, {self.sym!r}, {self.sub!r})"
 
-    def _bin(self, other: Num, op: str, value: int, prec: int, swap: bool = False) -> Sym:
+    def _bin(self, other: Num, op: str, value: int, prec: float, swap: bool = False) -> Sym:
         a, b = (lift(other), self) if swap else (self, lift(other))
-        # right operand of '-' needs parentheses at equal precedence
+        # right operand of '-' needs parentheses at equal precedence; so does a quotient after '*'
         pa = a.prec < prec
-        pb = b.prec < prec or (op == " - " and b.prec == prec)
+        pb = b.prec < prec or (op == " - " and b.prec == prec) or (op == "*" and b.prec == _QUO)
         sa, sb = _wrap(a.sym, pa), _wrap(b.sym, pb)
         ua, ub = _wrap(a.sub, pa), _wrap(b.sub, pb)
         return Sym(value, f"{sa}{op}{sb}", f"{ua}{op}{ub}", prec)
@@ -86,16 +87,38 @@ def _div(kind: str, a: Num, b: Num, value: int) -> Sym:
     )
 
 
+def _group(subs: list[Sym]) -> list[str]:
+    """Runs of 3+ equal terms shown as n*(term): LeNet-5's C3 table reads 6*(...) + 9*(...) + ..."""
+    out: list[str] = []
+    i = 0
+    while i < len(subs):
+        j = i
+        while j < len(subs) and subs[j].sub == subs[i].sub:
+            j += 1
+        term = subs[i]
+        if j - i >= 3:
+            out.append(f"{j - i}*{_wrap(term.sub, term.prec < _ATOM)}")
+        else:
+            out.extend(_wrap(t.sub, t.prec < _ADD) for t in subs[i:j])
+        i = j
+    return out
+
+
 class FastMath:
     """Plain integer arithmetic: what every count is computed with."""
 
     symbolic = False
 
-    def v(self, name: str, value: int) -> Num:
+    def v(self, name: str, value: Num) -> Num:
+        """A named quantity; explaining, a computed value becomes a step 'name = formula'."""
         return value
 
     def ceil_div(self, a: Num, b: Num) -> Num:
         return -(-int(a) // int(b))
+
+    def exact_div(self, a: Num, b: Num) -> Num:
+        """a/b where b divides a (checked by the rule), e.g. C_in/g."""
+        return int(a) // int(b)
 
     def total(self, name: str, terms: list[Num]) -> Num:
         return sum(int(t) for t in terms)
@@ -111,18 +134,31 @@ class ExplainMath(FastMath):
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        self.steps: list[tuple[str, Sym]] = []  # named intermediate results, in order
 
-    def v(self, name: str, value: int) -> Num:
+    def v(self, name: str, value: Num) -> Num:
+        if isinstance(value, Sym) and value.sym != value.sub:
+            self.steps.append((name, value))
         return Sym(int(value), name, str(int(value)))
 
     def ceil_div(self, a: Num, b: Num) -> Num:
         return _div("ceil", a, b, -(-int(a) // int(b)))
 
+    def exact_div(self, a: Num, b: Num) -> Num:
+        sa, sb = lift(a), lift(b)
+        if sa.value % sb.value:
+            raise ValueError(f"{sa.value}/{sb.value} is not exact")
+        return Sym(
+            sa.value // sb.value,
+            f"{_wrap(sa.sym, sa.prec < _MUL)}/{_wrap(sb.sym, sb.prec < _ATOM)}",
+            f"{_wrap(sa.sub, sa.prec < _MUL)}/{_wrap(sb.sub, sb.prec < _ATOM)}",
+            _QUO,
+        )
+
     def total(self, name: str, terms: list[Num]) -> Num:
         subs = [lift(t) for t in terms]
         value = sum(s.value for s in subs)
-        sub = " + ".join(_wrap(s.sub, s.prec < _ADD) for s in subs)
-        return Sym(value, f"sum over {name}", sub, _ADD)
+        return Sym(value, f"sum over {name}", " + ".join(_group(subs)), _ADD)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

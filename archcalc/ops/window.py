@@ -53,7 +53,7 @@ def window_out(
             f"output size along {axis} would be {int(out)}: input {int(size)} is too small "
             f"for kernel {k}, stride {s}, padding {pads[0]}, dilation {d}"
         )
-    return out
+    return m.v(f"{axis}_out", out)
 
 
 def ksp_summary(a: Args) -> str:

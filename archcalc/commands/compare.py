@@ -1,0 +1,119 @@
+"""``archcalc compare A B [C ...]``: totals side by side with ratios, then the aligned per-stage table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, emit
+
+if TYPE_CHECKING:
+    from archcalc.compare import Comparison
+    from archcalc.render.tabular import Grid
+
+SpecsArg = Annotated[list[str], typer.Argument(help="two or more bundled spec names or .yaml paths")]
+
+TOTAL_ROWS = (
+    ("params", "params"),
+    ("trainable params", "trainable_params"),
+    ("buffers", "buffers"),
+    ("connections", "connections"),
+    ("MACs", "macs"),
+    ("FLOPs (2 x MACs)", "flops"),
+    ("activations", "activations"),
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_cmd)
+
+
+def compare_cmd(
+    specs: SpecsArg,
+    input: InputOpt = None,
+    set: SetOpt = None,
+    fmt: FmtOpt = Fmt.rich,
+) -> None:
+    """Compare networks: totals side by side with ratios to the first, then a per-stage table.
+
+    Stages align by position: stage convI is the I-th conv layer (conv2d, conv_transpose2d) of each
+    network and fcI the I-th fully connected layer (linear, rbf), in forward order, each together with
+    the layers after it up to the next conv or fc layer ('stem' holds any layers before the first).
+    --input and --set apply to every network.
+
+    Examples:
+
+      archcalc compare alexnet-227 zfnet-227
+
+      archcalc compare lenet lenet5 --format markdown
+
+      archcalc compare alexnet zfnet alexnet-paper --input 3x224x224 --format html > compare.html
+    """
+    from archcalc.calc import analyze
+    from archcalc.compare import compare
+    from archcalc.errors import ArchcalcError
+    from archcalc.spec import parse_sets
+
+    if len(specs) < 2:
+        raise ArchcalcError("compare needs at least two specs")
+    sets = parse_sets(set or [])
+    cmp = compare([analyze(s, input, sets) for s in specs])
+    emit([totals_grid(cmp), stages_grid(cmp)], fmt, cmp.to_dict())
+
+
+def _ratio_text(value: int, base: int) -> str:
+    if base == 0:
+        return "-" if value == 0 else "n/a"
+    return f"{value / base:.2f}x"
+
+
+def totals_grid(cmp: Comparison) -> Grid:
+    from archcalc.compare import total
+    from archcalc.render.tabular import Grid, n, shape_text
+
+    others = cmp.names[1:]
+    cols = ["quantity", *cmp.names, *(f"{o} / {cmp.names[0]}" for o in others)]
+    reps = cmp.reports
+    rows = [
+        ["input", *(shape_text(r.input) for r in reps), *("" for _ in others)],
+        ["output", *(shape_text(r.output_shape) for r in reps), *("" for _ in others)],
+        ["layers", *(n(len(r.layers)) for r in reps), *(_ratio_text(len(r.layers), len(reps[0].layers)) for r in reps[1:])],
+    ]
+    for label, key in TOTAL_ROWS:
+        vals = [total(r.totals, key) for r in reps]
+        rows.append([label, *(n(v) for v in vals), *(_ratio_text(v, vals[0]) for v in vals[1:])])
+    numeric = set(range(1, len(cols)))
+    caption = "ratios are to the first network; MACs = multiply-accumulates of conv/linear layers, bias excluded"
+    return Grid("totals: " + " vs ".join(cmp.names), cols, rows, numeric, caption=caption)
+
+
+def stages_grid(cmp: Comparison) -> Grid:
+    from archcalc.compare import ALIGNMENT
+    from archcalc.render.tabular import Grid, n, shape_text
+
+    cols, numeric = ["stage"], set()
+    for name in cmp.names:
+        cols += [f"{name} layer", f"{name} output"]
+        numeric |= {len(cols), len(cols) + 1}
+        cols += [f"{name} params", f"{name} MACs"]
+    for name in cmp.names[1:]:
+        numeric.add(len(cols))
+        cols.append(f"MACs {name} / {cmp.names[0]}")
+    rows, bars = [], {f"{m}{' · '}{name}": [] for m in ("params", "MACs") for name in cmp.names}
+    for key in cmp.keys:
+        row, macs = [key], []
+        for name, st in zip(cmp.names, cmp.stages, strict=True):
+            s = st.get(key)
+            head = s.head if s else None
+            row += [f"{head.path} {head.summary}".strip() if head else ("(stem)" if s else "-")]
+            row += [shape_text(head.output_shape) if head else "-"]
+            row += [n(s.counts.params), n(s.counts.macs)] if s else ["-", "-"]
+            macs.append(s.counts.macs if s else None)
+            bars[f"params · {name}"].append(s.counts.params if s else None)
+            bars[f"MACs · {name}"].append(s.counts.macs if s else None)
+        row += [_ratio_text(m, macs[0]) if m is not None and macs[0] is not None else "-" for m in macs[1:]]
+        rows.append(row)
+    grid = Grid("stages: " + " vs ".join(cmp.names), cols, rows, numeric, caption=ALIGNMENT)
+    grid.bars, grid.bar_columns = bars, False
+    return grid
