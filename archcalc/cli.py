@@ -35,6 +35,9 @@ def table_cmd(
     set: SetOpt = None,
     fmt: FmtOpt = Fmt.rich,
     depth: Annotated[int | None, typer.Option(help="collapse blocks deeper than N into subtotal rows")] = None,
+    convention: Annotated[
+        str | None, typer.Option("--convention", "-c", help="add a column: macs, flops, fvcore, torchinfo, connections")
+    ] = None,
 ) -> None:
     """Per-layer table: shapes, params, LeCun connections and MACs, with totals.
 
@@ -45,13 +48,20 @@ def table_cmd(
       archcalc table alexnet-227 --input 3x227x227 --set num_classes=5
 
       archcalc table resnet50 --depth 1 --format markdown
+
+      archcalc table resnet50 --convention fvcore
     """
     from archcalc.calc import analyze
     from archcalc.render.tabular import layer_grid
     from archcalc.spec import parse_sets
 
     report = analyze(spec, input, parse_sets(set or []))
-    emit(layer_grid(report, depth), fmt, report.to_dict())
+    grid, data = layer_grid(report, depth), report.to_dict()
+    if convention:
+        from archcalc.conventions.column import add_column
+
+        add_column(grid, report, convention, data)
+    emit(grid, fmt, data)
 
 
 @app.command("list")
@@ -101,7 +111,7 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
     except ArchcalcError as err:
         sys.stderr.write(f"archcalc: error: {err}\n")
         return 2
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(err.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def run() -> None:

@@ -85,7 +85,7 @@ def expand(spec: Spec, params: dict[str, Any]) -> Node:
     return root
 
 
-def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str) -> Any:
+def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
     """Whole-value substitution of '$name' strings, recursively through lists."""
     if isinstance(v, str) and v.startswith("$"):
         key = v[1:]
@@ -112,7 +112,8 @@ def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Nod
         if not isinstance(raw, LMap):
             line = getattr(items, "line", None)
             raise ctx.fail(f"layer #{index} must be a mapping with named arguments, got {raw!r}", line, prefix or None)
-        entry = _sub(ctx, raw, env, raw.line, prefix or None)
+        label = raw.get("name", index)  # for messages only; the name is validated in _entry
+        entry = _sub(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
         node = _entry(ctx, entry, prefix, str(index), env)
         if node is not None:
             nodes.append(node)
@@ -128,6 +129,12 @@ def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
         for key in entry:
             if key not in ENTRY_KEYS:
                 raise ctx.fail(f"unknown key '{key}'", entry.line_of(key), label)
+    # keys that would otherwise be silently ignored
+    for key, needs in (("merge", "branches"), ("args", "block"), ("first", "repeat")):
+        if key in entry and needs not in entry:
+            raise ctx.fail(f"'{key}' only applies together with '{needs}'", entry.line_of(key), label)
+    if "feed" in entry and "repeat" not in entry and kinds[0] != "layers":
+        raise ctx.fail("'feed' only applies to 'repeat' or 'layers'", entry.line_of("feed"), label)
     return kinds[0]
 
 

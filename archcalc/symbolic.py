@@ -82,8 +82,8 @@ def _div(kind: str, a: Num, b: Num, value: int) -> Sym:
     sa, sb = lift(a), lift(b)
     return Sym(
         value,
-        f"{kind}({sa.sym}/{_wrap(sb.sym, sb.prec < _ATOM)})",
-        f"{kind}({sa.sub}/{_wrap(sb.sub, sb.prec < _ATOM)})",
+        f"{kind}({_wrap(sa.sym, sa.prec < _MUL)}/{_wrap(sb.sym, sb.prec < _ATOM)})",
+        f"{kind}({_wrap(sa.sub, sa.prec < _MUL)}/{_wrap(sb.sub, sb.prec < _ATOM)})",
     )
 
 
@@ -99,7 +99,7 @@ def _group(subs: list[Sym]) -> list[str]:
         if j - i >= 3:
             out.append(f"{j - i}*{_wrap(term.sub, term.prec < _ATOM)}")
         else:
-            out.extend(_wrap(t.sub, t.prec < _ADD) for t in subs[i:j])
+            out.extend(_wrap(t.sub, t.prec < _ATOM) for t in subs[i:j])
         i = j
     return out
 

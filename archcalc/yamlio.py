@@ -33,7 +33,7 @@ class LList(list[Any]):
     line: int = 0
 
 
-class _LineLoader(_Loader):  # type: ignore[misc, valid-type]
+class _LineLoader(_Loader):  # type: ignore[misc]
     def construct_mapping(self, node: Any, deep: bool = False) -> LMap:
         out = LMap()
         out.line = node.start_mark.line + 1

@@ -204,6 +204,8 @@ def check_against_torch(doc: dict[str, Any]) -> Report | None:
     """The whole property for one spec; returns the report when both accepted it."""
     note(yaml.safe_dump(doc, sort_keys=False))
     ref = reference(doc["input"], doc["layers"])
+    for text in ref.notes:
+        event(text)
     try:
         rep = calculate(doc)
     except ArchcalcError as err:

@@ -29,6 +29,7 @@ class RefRun:
     blocks: dict[str, tuple[int, ...]] = field(default_factory=dict)
     error_at: str | None = None  # path of the first entry torch refused
     error: str = ""
+    notes: list[str] = field(default_factory=list)  # where meta and CPU torch disagreed
 
 
 def _pair(v: Any) -> Any:
@@ -109,16 +110,59 @@ def _numel(mod: nn.Module, which: str) -> int:
     return sum(b.numel() for b in mod.buffers())
 
 
+CPU_CHECK_NUMEL = 1 << 15  # inputs this small also run on the CPU kernels, whose checks are the real ones
+
+
+def _call(e: dict[str, Any], x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, int]:
+    with torch.device(x.device):
+        mod = make_module(e, x.shape[1] if x.dim() > 1 else 0, x.shape[-1])
+    mod.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        y = mod(x)
+    return mod, y, fc.get_total_flops() // 2
+
+
+def _meta_gaps(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> None:
+    """Checks the CPU kernels make and the meta kernels skip (torch 2.13), for inputs too big to run on CPU.
+
+    A zero-size output is refused here even where a torch kernel lets it through: archcalc refuses it.
+
+    * meta's convolution only refuses an output with *every* spatial size < 1; CPU refuses any size < 1.
+    * meta's conv_transpose2d skips 'output padding must be smaller than either stride or dilation';
+      that predicate does not depend on the input size, so a small CPU probe asks the real kernel.
+    """
+    if any(d < 1 for d in y.shape[2:]):
+        run.notes.append("meta accepted a zero-size output")
+        raise RuntimeError(f"Calculated output size per channel: {tuple(y.shape[2:])}. Output size is too small")
+    if e["op"] == "conv_transpose2d":
+        pad = max(_pair2(e.get("padding", 0)))
+        side = max(8, 2 * pad + 2)
+        try:
+            _call(e, torch.zeros((1, x.shape[1], side, side)))
+        except RuntimeError as err:
+            if "output padding" in str(err):
+                run.notes.append("meta skipped the output_padding check")
+                raise
+
+
+def _pair2(v: Any) -> tuple[int, int]:
+    return (v[0], v[1]) if isinstance(v, list) else (v, v)
+
+
 def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.Tensor:
     try:
-        with torch.device(x.device):
-            mod = make_module(e, x.shape[1] if x.dim() > 1 else 0, x.shape[-1])
-        mod.eval()
-        with torch.no_grad(), FlopCounterMode(display=False) as fc:
-            y = mod(x)
+        mod, y, macs = _call(e, x)
+        if x.numel() <= CPU_CHECK_NUMEL:
+            try:  # batch 2: batch norm without running stats refuses a single value per channel
+                _call(e, torch.zeros((2, *x.shape[1:])))
+            except (RuntimeError, ValueError):
+                run.notes.append("meta accepted what the CPU kernel refused")
+                raise
+        _meta_gaps(run, e, x, y)
     except (RuntimeError, ValueError) as err:
         raise _Refused(path, str(err)) from None
-    run.layers[path] = RefLayer(tuple(y.shape[1:]), _numel(mod, "params"), _numel(mod, "buffers"), fc.get_total_flops() // 2)
+    params, buffers = _numel(mod, "params"), _numel(mod, "buffers")
+    run.layers[path] = RefLayer(tuple(y.shape[1:]), params, buffers, macs)
     return y
 
 

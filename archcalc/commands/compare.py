@@ -9,7 +9,7 @@ import typer
 from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, emit
 
 if TYPE_CHECKING:
-    from archcalc.compare import Comparison
+    from archcalc.compare import Comparison, Stage
     from archcalc.render.tabular import Grid
 
 SpecsArg = Annotated[list[str], typer.Argument(help="two or more bundled spec names or .yaml paths")]
@@ -48,7 +48,7 @@ def compare_cmd(
 
       archcalc compare lenet lenet5 --format markdown
 
-      archcalc compare alexnet zfnet alexnet-paper --input 3x224x224 --format html > compare.html
+      archcalc compare alexnet zfnet -i 3x224x224 -f html > compare.html
     """
     from archcalc.calc import analyze
     from archcalc.compare import compare
@@ -78,7 +78,11 @@ def totals_grid(cmp: Comparison) -> Grid:
     rows = [
         ["input", *(shape_text(r.input) for r in reps), *("" for _ in others)],
         ["output", *(shape_text(r.output_shape) for r in reps), *("" for _ in others)],
-        ["layers", *(n(len(r.layers)) for r in reps), *(_ratio_text(len(r.layers), len(reps[0].layers)) for r in reps[1:])],
+        [
+            "layers",
+            *(n(len(r.layers)) for r in reps),
+            *(_ratio_text(len(r.layers), len(reps[0].layers)) for r in reps[1:]),
+        ],
     ]
     for label, key in TOTAL_ROWS:
         vals = [total(r.totals, key) for r in reps]
@@ -90,25 +94,23 @@ def totals_grid(cmp: Comparison) -> Grid:
 
 def stages_grid(cmp: Comparison) -> Grid:
     from archcalc.compare import ALIGNMENT
-    from archcalc.render.tabular import Grid, n, shape_text
+    from archcalc.render.tabular import Grid, n
 
     cols, numeric = ["stage"], set()
     for name in cmp.names:
-        cols += [f"{name} layer", f"{name} output"]
+        cols.append(f"{name} layer -> output")
         numeric |= {len(cols), len(cols) + 1}
         cols += [f"{name} params", f"{name} MACs"]
     for name in cmp.names[1:]:
         numeric.add(len(cols))
         cols.append(f"MACs {name} / {cmp.names[0]}")
-    rows, bars = [], {f"{m}{' · '}{name}": [] for m in ("params", "MACs") for name in cmp.names}
+    rows: list[list[str]] = []
+    bars: dict[str, list[int | None]] = {f"{m} · {name}": [] for m in ("params", "MACs") for name in cmp.names}
     for key in cmp.keys:
         row, macs = [key], []
         for name, st in zip(cmp.names, cmp.stages, strict=True):
             s = st.get(key)
-            head = s.head if s else None
-            row += [f"{head.path} {head.summary}".strip() if head else ("(stem)" if s else "-")]
-            row += [shape_text(head.output_shape) if head else "-"]
-            row += [n(s.counts.params), n(s.counts.macs)] if s else ["-", "-"]
+            row += [_layer_text(s), n(s.counts.params), n(s.counts.macs)] if s else ["-", "-", "-"]
             macs.append(s.counts.macs if s else None)
             bars[f"params · {name}"].append(s.counts.params if s else None)
             bars[f"MACs · {name}"].append(s.counts.macs if s else None)
@@ -117,3 +119,12 @@ def stages_grid(cmp: Comparison) -> Grid:
     grid = Grid("stages: " + " vs ".join(cmp.names), cols, rows, numeric, caption=ALIGNMENT)
     grid.bars, grid.bar_columns = bars, False
     return grid
+
+
+def _layer_text(s: Stage) -> str:
+    """'k11 s4 p0 -> 96x55x55': the aligned layer's op summary and output (the path is in the JSON)."""
+    from archcalc.render.tabular import shape_text
+
+    if s.head is None:
+        return "(stem)"
+    return f"{s.head.summary or s.head.op} -> {shape_text(s.head.output_shape)}"

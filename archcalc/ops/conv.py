@@ -73,8 +73,10 @@ def _check_weights(a: Args, c_in: int) -> None:
     while isinstance(level, tuple):
         got.append(len(level))
         level = level[0] if level else None
-    if tuple(got) != want or not _regular(a["weights"], want):
+    if tuple(got) != want:
         raise ShapeError(f"weights must have shape {list(want)}, got {got}")
+    if not _regular(a["weights"], want):  # the first rows fit, a later one does not
+        raise ShapeError(f"weights must have shape {list(want)}, but some rows are shorter or longer (ragged)")
 
 
 def _regular(w: Any, shape: tuple[int, ...]) -> bool:
@@ -87,8 +89,9 @@ def _regular(w: Any, shape: tuple[int, ...]) -> bool:
 def conv2d(a: Args, x: Shape, m: Any) -> Out:
     """2-D convolution, torch.nn.Conv2d semantics.
 
-    params = C_out*(C_in/g)*k_h*k_w + C_out (bias); MACs = C_out*H_out*W_out*(C_in/g)*k_h*k_w.
-    With a connection table, output map j reads |T_j| input maps: params = sum_j(|T_j|*k_h*k_w + 1).
+    params = (k_h*k_w*C_in/g + 1)*C_out (the + 1 is the bias); MACs = k_h*k_w*C_in/g*C_out*H_out*W_out;
+    connections = (k_h*k_w*C_in/g + 1)*C_out*H_out*W_out.
+    With a connection table, output map j reads |T_j| input maps: params = sum_j(k_h*k_w*|T_j| + 1).
     """
     c, h, w = chw(x, "conv2d")
     _check_groups(int(c), a)
@@ -100,12 +103,11 @@ def conv2d(a: Args, x: Shape, m: Any) -> Out:
     ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
     wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
     cout, g = m.v("C_out", a["out"]), a["groups"]
-    cin_g = m.v("C_in", int(c)) if g == 1 else m.v("C_in", int(c)) // m.v("g", g)
-    per_unit = cin_g * m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
-    weight = per_unit * cout
-    bias = cout if a["bias"] else 0
+    cin_g = m.v("C_in", int(c)) if g == 1 else m.exact_div(m.v("C_in", int(c)), m.v("g", g))
+    # weights seen by one output unit; + 1 for its bias
+    per_unit = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1]) * cin_g
     units = cout * ho * wo
-    params = weight + bias
+    params = (per_unit + 1) * cout if a["bias"] else per_unit * cout
     return Out(
         shape=(cout, ho, wo),
         params=params,
@@ -128,10 +130,14 @@ def _table_conv(a: Args, x: tuple[Num, Num, Num], m: Any) -> Out:
     ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
     wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
     kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
-    b = 1 if a["bias"] else 0
     maps = [m.v(f"|T_{j}|", len(row)) for j, row in enumerate(table)]
-    params = m.total("output maps j of (|T_j|*k_h*k_w + bias)", [t * kk + b for t in maps])
-    weights = m.total("output maps j of |T_j|*k_h*k_w", [t * kk for t in maps])
+    if m.symbolic:
+        m.note(_table_note(table))
+    if a["bias"]:
+        params = m.total("output maps j of (k_h*k_w*|T_j| + 1)", [kk * t + 1 for t in maps])
+    else:
+        params = m.total("output maps j of k_h*k_w*|T_j|", [kk * t for t in maps])
+    weights = m.total("output maps j of k_h*k_w*|T_j|", [kk * t for t in maps])
     return Out(
         shape=(m.v("C_out", a["out"]), ho, wo),
         params=params,
@@ -139,6 +145,18 @@ def _table_conv(a: Args, x: tuple[Num, Num, Num], m: Any) -> Out:
         macs=weights * ho * wo,
         connections=params * ho * wo,
     )
+
+
+def _table_note(table: tuple[tuple[int, ...], ...]) -> str:
+    """'maps 0-5 read 3 input maps each, 6-14 read 4, 15 reads 6' (runs of equal |T_j|)."""
+    runs: list[tuple[int, int, int]] = []  # first map, last map, |T_j|
+    for j, row in enumerate(table):
+        if runs and runs[-1][2] == len(row) and runs[-1][1] == j - 1:
+            runs[-1] = (runs[-1][0], j, len(row))
+        else:
+            runs.append((j, j, len(row)))
+    parts = [f"{lo}-{hi} read {n}" if lo != hi else f"{lo} reads {n}" for lo, hi, n in runs]
+    return "connection table: output maps " + ", ".join(parts) + " input maps"
 
 
 _TCONV_ARGS = {k: v for k, v in _CONV_ARGS.items() if k not in ("table", "weights", "padding_mode")}
@@ -167,13 +185,14 @@ def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
         out = out + m.v(f"op_{lo}", op) + 1
         if int(out) < 1:
             raise ShapeError(f"output size along {name} would be {int(out)}")
-        dims.append(out)
+        dims.append(m.v(f"{name}_out", out))
     g = a["groups"]
     cout = m.v("C_out", a["out"])
-    cout_g = cout if g == 1 else cout // m.v("g", g)
-    per_input = cout_g * m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    cout_g = cout if g == 1 else m.exact_div(cout, m.v("g", g))
+    # every input value scatters one k_h x k_w kernel into C_out/g output maps
+    per_input = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1]) * cout_g
     cin = m.v("C_in", int(c))
-    weight = cin * per_input
+    weight = per_input * cin
     bias = cout if a["bias"] else 0
     macs = weight * m.v("H_in", int(h)) * m.v("W_in", int(w))
     units = cout * dims[0] * dims[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from archcalc.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
@@ -19,7 +20,8 @@ from archcalc.symbolic import Num
 def linear(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.Linear on the last dimension.
 
-    params = F_in*F_out + F_out (bias); MACs = F_in*F_out per position; connections = (F_in + 1)*F_out.
+    params = (F_in + 1)*F_out (the + 1 is the bias); MACs = F_in*F_out per position;
+    connections = (F_in + 1)*F_out per position.
     """
     if not x:
         raise ShapeError("linear needs an input with at least one dimension")
@@ -30,7 +32,7 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
     per_unit = fin + 1 if a["bias"] else fin
     return Out(
         shape=(*x[:-1], fout),
-        params=weight + fout if a["bias"] else weight,
+        params=(fin + 1) * fout if a["bias"] else weight,
         macs=weight * positions if rest != 1 else weight,
         connections=per_unit * fout * positions if rest != 1 else per_unit * fout,
     )
@@ -50,6 +52,17 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
     and num_batches_tracked (1).  No MACs under the conv+linear convention."""
     c, h, w = chw(x, "batchnorm2d")
     cc = m.v("C", int(c))
+    if m.symbolic:
+        m.note(
+            "params: weight (gamma) and bias (beta), C each, trainable"
+            if a["affine"]
+            else "params: none (affine=false)"
+        )
+        m.note(
+            "buffers: running_mean and running_var (C each) + num_batches_tracked (1); not trainable"
+            if a["track_running_stats"]
+            else "buffers: none (track_running_stats=false)"
+        )
     return Out(
         shape=(cc, h, w),
         params=2 * cc if a["affine"] else 0,
@@ -98,13 +111,14 @@ def flatten(a: Args, x: Shape, m: Any) -> Out:
     if not 1 <= lo <= hi < n:
         raise ShapeError(f"flatten dims {a['start_dim']}..{a['end_dim']} do not fit input {fmt_shape(x)}")
     inner = x[lo - 1 : hi]
-    size: Num = inner[0]
-    for d in inner[1:]:
-        size = size * d
+    names = ("C", "H", "W") if len(inner) == 3 else tuple(f"d_{i}" for i in range(lo, hi + 1))
+    size: Num = m.v(names[0], int(inner[0]))
+    for name, d in zip(names[1:], inner[1:], strict=True):
+        size = size * m.v(name, int(d))
     return Out(shape=(*x[: lo - 1], size, *x[hi:]))
 
 
-def merge_concat(xs: list[Shape], m: Any, dim: int = 1) -> Out:
+def merge_concat(xs: Sequence[Shape], m: Any, dim: int = 1) -> Out:
     """Concatenate along channels: C = sum of the inputs' C, other dims must match."""
     first = xs[0]
     if not 1 <= dim <= len(first):
@@ -115,16 +129,18 @@ def merge_concat(xs: list[Shape], m: Any, dim: int = 1) -> Out:
         ):
             shapes = ", ".join(fmt_shape(s) for s in xs)
             raise ShapeError(f"concat needs equal sizes outside dim {dim}, got {shapes}")
-    size = m.total("inputs", [x[dim - 1] for x in xs])
+    size = m.total("inputs i of C_i", [x[dim - 1] for x in xs])
     return Out(shape=(*first[: dim - 1], size, *first[dim:]))
 
 
-def merge_add(xs: list[Shape], m: Any) -> Out:
+def merge_add(xs: Sequence[Shape], m: Any) -> Out:
     """Elementwise sum; shapes must be equal (archcalc refuses torch's silent broadcasting)."""
     for x in xs[1:]:
         if len(x) != len(xs[0]) or any(int(p) != int(q) for p, q in zip(x, xs[0], strict=True)):
             shapes = ", ".join(fmt_shape(s) for s in xs)
             raise ShapeError(f"add needs equal shapes, got {shapes}")
+    if m.symbolic:
+        m.note(f"elementwise sum of {len(xs)} inputs of equal shape {fmt_shape(xs[0])}: the shape is unchanged")
     return Out(shape=xs[0])
 
 
@@ -175,4 +191,6 @@ def rbf(a: Args, x: Shape, m: Any) -> Out:
     if len(x) != 1:
         raise ShapeError(f"rbf needs a flat input, got {fmt_shape(x)}; add flatten first")
     fin, out = m.v("F_in", int(x[0])), m.v("F_out", a["out"])
+    if m.symbolic:
+        m.note("the F_in x F_out prototypes are fixed (a buffer): 0 params; each output reads every input")
     return Out(shape=(out,), buffers=fin * out, connections=fin * out, macs=fin * out)

@@ -19,7 +19,8 @@ _POOL_ARGS = {
 
 
 def _stride(a: Args) -> tuple[int, int]:
-    return a["stride"] or a["kernel"]
+    s: tuple[int, int] = a["stride"] or a["kernel"]
+    return s
 
 
 def _pool(a: Args, x: Shape, m: Any, op: str) -> tuple[Num, Num, Num]:
@@ -62,9 +63,13 @@ def avgpool2d(a: Args, x: Shape, m: Any) -> Out:
     return Out(shape=(c, ho, wo), connections=kk * c * ho * wo)
 
 
-def _window_sum(n: int, o: int) -> int:
-    """Sum of torch's adaptive window lengths: [floor(i*n/o), ceil((i+1)*n/o)) for i < o."""
-    return sum(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+def _window_sum(m: Any, axis: str, n: int, o: int) -> Num:
+    """Sum of torch's adaptive window lengths: window i is [floor(i*n/o), ceil((i+1)*n/o)) for i < o."""
+    lengths = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+    a = axis.lower()
+    name = f"windows i of ceil((i+1)*{axis}_in/{axis}_out) - floor(i*{axis}_in/{axis}_out)"
+    total: Num = m.v(f"sum_win_{a}", m.total(name, lengths))
+    return total
 
 
 def _adaptive(a: Args, x: Shape, m: Any, op: str) -> Out:
@@ -72,7 +77,7 @@ def _adaptive(a: Args, x: Shape, m: Any, op: str) -> Out:
     c, h, w = chw(x, op)
     oh, ow = (int(i) if o is None else o for o, i in zip(a["output"], (h, w), strict=True))
     cc = m.v("C", int(c))
-    reads = cc * m.v("sum_win_h", _window_sum(int(h), oh)) * m.v("sum_win_w", _window_sum(int(w), ow))
+    reads = cc * _window_sum(m, "H", int(h), oh) * _window_sum(m, "W", int(w), ow)
     return Out(shape=(cc, m.v("H_out", oh), m.v("W_out", ow)), connections=reads)
 
 
@@ -119,7 +124,7 @@ def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
         default = (m.v(f"{name}_in", int(n)) - 1) * m.v(f"s_{lo}", s[axis]) - 2 * m.v(f"p_{lo}", p[axis])
         default = default + m.v(f"k_{lo}", k[axis])
         if a["output_size"] is None:
-            dims.append(default)
+            dims.append(m.v(f"{name}_out", default))
             continue
         want = a["output_size"][axis]
         if not int(default) - s[axis] < want < int(default) + s[axis]:
@@ -131,4 +136,5 @@ def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
         dims.append(m.v(f"{name}_out", want))
     if int(dims[0]) < 1 or int(dims[1]) < 1:
         raise ShapeError(f"output size would be {int(dims[0])}x{int(dims[1])}")
-    return Out(shape=(m.v("C", int(c)), dims[0], dims[1]), connections=m.v("C", int(c)) * h * w)
+    cc = m.v("C", int(c))
+    return Out(shape=(cc, dims[0], dims[1]), connections=cc * m.v("H_in", int(h)) * m.v("W_in", int(w)))

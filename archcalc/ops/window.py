@@ -38,6 +38,7 @@ def window_out(
             f"kernel {k} (dilation {d}) is larger than the padded input along {axis}: "
             f"{int(size)} + padding {pads[0] + pads[1]} = {int(padded)} < {d * (k - 1) + 1}"
         )
+    out: Num
     if not ceil:
         out = span // ss + 1
     else:
@@ -53,7 +54,8 @@ def window_out(
             f"output size along {axis} would be {int(out)}: input {int(size)} is too small "
             f"for kernel {k}, stride {s}, padding {pads[0]}, dilation {d}"
         )
-    return m.v(f"{axis}_out", out)
+    named: Num = m.v(f"{axis}_out", out)
+    return named
 
 
 def ksp_summary(a: Args) -> str:

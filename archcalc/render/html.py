@@ -20,7 +20,7 @@ body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
 table{border-collapse:collapse;margin:8px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #d8dee4;white-space:nowrap}
-th{text-align:left;background:#f6f8fa;border-bottom:2px solid #8c959f}
+th{text-align:left;background:#f6f8fa;border-bottom:2px solid #8c959f;white-space:normal;vertical-align:bottom}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.sub td{font-weight:600}tr.total td{font-weight:700;border-top:2px solid #8c959f;border-bottom:none}
 tbody tr:nth-child(even){background:#fafbfc}
@@ -31,12 +31,13 @@ svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 footer{margin-top:32px;color:#57606a;font-size:12px}
 """
 
-LABEL_W, BAR_W, VALUE_W, ROW_H, BAR_H = 190, 300, 110, 16, 11
+LABEL_W, BAR_W, VALUE_W, ROW_H, BAR_H = 170, 290, 110, 16, 11
 
 
 @dataclass
 class Panel:
     metric: str
+    noun: str  # what a bar is: the grid's first column (layer, stage)
     groups: list[str]
     labels: list[str]
     values: list[list[int]]  # per label, per group
@@ -109,7 +110,7 @@ def chart_panels(g: Grid) -> list[Panel]:
         metric, _, group = name.partition(SEP)
         series.setdefault(metric, []).append((group, values))
     for metric, items in series.items():
-        panel = Panel(metric, [grp for grp, _ in items], [], [])
+        panel = Panel(metric, g.columns[0] if g.columns else "row", [grp for grp, _ in items], [], [])
         for r, row in enumerate(g.rows):
             vals = [values[r] if r < len(values) else None for _, values in items]
             if all(v is None for v in vals) or not any(vals):
@@ -133,9 +134,9 @@ def svg_chart(p: Panel, index: int = 0) -> str:
     width, height = LABEL_W + BAR_W + VALUE_W, legend + step * len(p.labels) + 6
     top = max((v for vals in p.values for v in vals), default=0) or 1
     out = [
-        f'<figure><figcaption>{escape(p.metric)} per layer</figcaption>'
+        f"<figure><figcaption>{escape(p.metric)} per {escape(p.noun)}</figcaption>"
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(p.metric)} per layer">'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(p.metric)} per {escape(p.noun)}">'
     ]
     x = LABEL_W
     for j, grp in enumerate(p.groups if legend else []):
@@ -152,7 +153,9 @@ def svg_chart(p: Panel, index: int = 0) -> str:
             yy = y + j * (BAR_H + 2) + 2
             w = round(BAR_W * v / top, 1)
             colour = COLOURS[(j + shift) % len(COLOURS)]
-            out.append(f'<rect x="{LABEL_W}" y="{yy}" width="{max(w, 1 if v else 0)}" height="{BAR_H}" fill="{colour}">')
+            out.append(
+                f'<rect x="{LABEL_W}" y="{yy}" width="{max(w, 1 if v else 0)}" height="{BAR_H}" fill="{colour}">'
+            )
             out.append(f"<title>{escape(label)}: {v:,}</title></rect>")
             out.append(f'<text x="{LABEL_W + w + 4}" y="{yy + BAR_H - 2}">{v:,}</text>')
     out.append("</svg></figure>")

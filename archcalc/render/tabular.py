@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.errors import ArchcalcError
 from archcalc.report import Record, Report
 
 FORMATS = ("rich", "markdown", "csv", "json")
@@ -47,7 +48,16 @@ LAYER_COLUMNS = ["layer", "op", "kernel/stride/pad", "output", "params", "connec
 
 
 def layer_grid(report: Report, depth: int | None = None) -> Grid:
-    """Rows for every layer, or, with ``depth``, blocks at that depth collapsed to subtotals."""
+    """Rows for every layer, or, with ``depth``, only ``depth`` levels of the hierarchy.
+
+    Like torchinfo's depth: depth 1 lists the top-level entries, and a block on the
+    deepest shown level becomes one subtotal row of everything inside it.  Expanded
+    blocks get no numbers, so each numeric column still sums to the totals.
+    """
+    if depth is not None:
+        if depth < 1:
+            raise ArchcalcError(f"--depth must be 1 or more, got {depth}")
+        depth -= 1  # records count depth from 0 (the top-level entries)
     rows, depths, bold = [], [], set()
     bars: dict[str, list[int | None]] = {"params": [], "MACs": []}
     for rec in report.records:

@@ -17,7 +17,7 @@ from archcalc.spec import Spec
 from archcalc.torch import modules as M
 from archcalc.torch.builders import BUILDERS, BuildCtx
 
-__all__ = ["BUILDERS", "build", "build_with_report"]
+__all__ = ["BUILDERS", "DeconvNet", "build", "build_deconv", "build_with_report"]
 
 
 def build(
@@ -33,11 +33,17 @@ def build_with_report(
     spec_or_path: Spec | str,
     input: str | tuple[int, ...] | list[int] | None = None,
     sets: dict[str, Any] | None = None,
+    *,
+    switches: bool = False,
 ) -> tuple[nn.Module, Report]:
-    """The model and the calculator's report it was built from (records resolve first)."""
+    """The model and the calculator's report it was built from (records resolve first).
+
+    ``switches=True`` makes every max pool record its switches (for the DeconvNet mirror).
+    """
     root, report = resolve(spec_or_path, input, sets)
     by_path = {r.path: r for r in report.records}
-    ctx = BuildCtx(env=M.Env(), switch_pools=_unpool_sources(root))
+    pools = _unpool_sources(root) | (_ops(root, "maxpool2d") if switches else set())
+    ctx = BuildCtx(env=M.Env(), switch_pools=pools)
     body = _container(root, by_path, ctx)
     assert isinstance(body, M.Seq)
     return M.SpecNet(body, ctx.env, report.model), report
@@ -48,6 +54,10 @@ def _unpool_sources(node: Node) -> set[str]:
     for child in node.children:
         out |= _unpool_sources(child)
     return out
+
+
+def _ops(node: Node, op: str) -> set[str]:
+    return ({node.path} if node.op == op else set()).union(*(_ops(c, op) for c in node.children))
 
 
 def _module(node: Node, by_path: dict[str, Any], ctx: BuildCtx) -> nn.Module:
@@ -63,3 +73,6 @@ def _container(node: Node, by_path: dict[str, Any], ctx: BuildCtx) -> nn.Module:
     steps = [M.Step(c.name, c.path, tuple(c.sources or ()), c.side) for c in node.children]
     children = [_module(c, by_path, ctx) for c in node.children]
     return M.Seq(node.path, ctx.env, steps, children, node.feed == "dense")
+
+
+from archcalc.torch.deconv import DeconvNet, build_deconv  # noqa: E402  (it uses build_with_report)

@@ -61,6 +61,11 @@ def _conv2d(a: dict[str, Any], rec: Record, ctx: BuildCtx) -> nn.Module:
     return conv
 
 
+@builder("compress")
+def _compress(a: dict[str, Any], rec: Record, ctx: BuildCtx) -> nn.Module:
+    return nn.Conv2d(_channels(rec), int(rec.output_shape[0]), 1, bias=a["bias"])
+
+
 @builder("conv_transpose2d")
 def _conv_t(a: dict[str, Any], rec: Record, ctx: BuildCtx) -> nn.Module:
     conv = nn.ConvTranspose2d(
@@ -89,7 +94,7 @@ def _maxpool(a: dict[str, Any], rec: Record, ctx: BuildCtx) -> nn.Module:
     )
     if rec.path in ctx.switch_pools:
         return M.SwitchPool(rec.path, ctx.env, **kw)
-    return nn.MaxPool2d(**kw)  # type: ignore[arg-type]
+    return nn.MaxPool2d(**kw)
 
 
 @builder("avgpool2d")

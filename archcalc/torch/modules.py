@@ -75,7 +75,7 @@ class Parallel(nn.Module):
         outs = [branch(x) for branch in self.children()]
         if self.merge == "concat":
             return torch.cat(outs, 1)
-        total = outs[0]
+        total: Tensor = outs[0]
         for o in outs[1:]:
             total = total + o
         return total
@@ -169,6 +169,8 @@ class RBF(nn.Module):
         protos = torch.randint(0, 2, (out_features, in_features), generator=gen).float() * 2 - 1
         self.register_buffer("prototypes", protos)
 
+    prototypes: Tensor
+
     def forward(self, x: Tensor) -> Tensor:
         diff = x.unsqueeze(1) - self.prototypes.unsqueeze(0)
         return (diff * diff).sum(-1)
@@ -181,7 +183,7 @@ class SwitchPool(nn.MaxPool2d):
         super().__init__(return_indices=True, **kw)  # type: ignore[arg-type]
         self.path, self.env = path, env
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         out, idx = super().forward(x)
         self.env.switches[self.path] = idx
         return out  # type: ignore[no-any-return]
@@ -195,4 +197,5 @@ class SwitchUnpool(nn.MaxUnpool2d):
         self.pool, self.env, self.size = pool, env, output_size
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
-        return super().forward(x, self.env.switches[self.pool], self.size)
+        size = list(self.size) if self.size is not None else None
+        return super().forward(x, self.env.switches[self.pool], size)

@@ -1,0 +1,251 @@
+"""Each named convention against the tool it reproduces, with integer equality, on archcalc's own built model.
+
+* ``flops`` vs torch FlopCounterMode and ``torchinfo`` vs summary(...).total_mult_adds: meta device,
+  the spec's own input, batch 1.
+* ``fvcore`` vs FlopCountAnalysis(model.eval(), x).total(): fvcore cannot trace a conv on the meta
+  device, so this is a real CPU forward, batch 1; networks above FVCORE_BUDGET MACs run at a reduced
+  square input (the calculator is run at the same input; the rules hold at any size).
+* per layer: the calculator's MACs equal fvcore's by_module() count for every conv and linear.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from archcalc.calc import analyze
+from archcalc.conventions import CONVENTIONS, get, layer_values, total
+from archcalc.conventions.core import merge_op
+from archcalc.errors import ArchcalcError
+from archcalc.ops import OPS
+from archcalc.report import Counts, Record, Report
+
+FVCORE_BUDGET = 600_000_000  # MACs of one CPU forward
+REDUCED_HW = (160, 128, 112, 96, 64)
+CONV_LINEAR = {"conv2d", "conv_transpose2d", "compress", "linear"}
+
+
+def _fvcore_input(name: str) -> tuple[int, ...]:
+    rep = analyze(name)
+    if rep.totals.macs <= FVCORE_BUDGET:
+        return rep.input
+    fits: list[Report] = []
+    for hw in REDUCED_HW:
+        try:
+            fits.append(analyze(name, (rep.input[0], hw, hw)))
+        except ArchcalcError:  # too small for this network's pooling chain
+            continue
+        if fits[-1].totals.macs <= FVCORE_BUDGET:
+            break
+    return fits[-1].input if fits else rep.input
+
+
+@functools.lru_cache(maxsize=1)
+def _fvcore_run(name: str) -> tuple[Report, int, dict[str, int]]:
+    torch = pytest.importorskip("torch")
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+    from archcalc.torch import build_with_report
+
+    model, report = build_with_report(name, _fvcore_input(name))
+    model.eval()
+    analysis = fvcore_nn.FlopCountAnalysis(model, torch.zeros(1, *report.input))
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return report, int(analysis.total()), dict(analysis.by_module())
+
+
+def test_fvcore_total(spec_name: str) -> None:
+    report, measured, _ = _fvcore_run(spec_name)
+    assert total(report, "fvcore") == measured
+
+
+def test_fvcore_conv_linear_per_layer(spec_name: str) -> None:
+    report, _, by_module = _fvcore_run(spec_name)
+    fv = layer_values(report, "fvcore")
+    checked = 0
+    for rec in report.layers:
+        if rec.op in CONV_LINEAR:
+            assert by_module[rec.path] == fv[rec.path], rec.path
+            if not isinstance(rec.args.get("padding"), str):  # string padding: fvcore counts 0
+                assert by_module[rec.path] == rec.counts.macs, rec.path
+            checked += 1
+    assert checked > 0
+
+
+def test_torchinfo_total(spec_name: str) -> None:
+    torch = pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    from archcalc.torch import build_with_report
+
+    model, report = build_with_report(spec_name)
+    del torch
+    stats = torchinfo.summary(model.to("meta"), input_size=(1, *report.input), device="meta", verbose=0)
+    assert total(report, "torchinfo") == stats.total_mult_adds
+
+
+def test_flopcountermode_total(spec_name: str) -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archcalc.torch import build_with_report
+
+    model, report = build_with_report(spec_name)
+    model = model.to("meta").eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, *report.input, device="meta"))
+    assert total(report, "flops") == counter.get_total_flops()
+
+
+# A spec that reaches the rules the bundled networks do not: string padding, reflect padding,
+# groups + dilation, BatchNorm with batch statistics and without affine, transposed conv,
+# linear on a C x H x W input, residual add and concat merges, every elementwise op.
+PROBE = """
+name: probe
+input: [4, 12, 12]
+layers:
+  - {name: same, op: conv2d, out: 6, kernel: 3, padding: same}
+  - {name: valid, op: conv2d, out: 6, kernel: 3, padding: valid, bias: false}
+  - {name: reflect, op: conv2d, out: 6, kernel: 3, padding: same, padding_mode: reflect}
+  - {name: grouped, op: conv2d, out: 6, kernel: [3, 1], padding: 2, groups: 3, dilation: 2}
+  - {name: bn_batch, op: batchnorm2d, track_running_stats: false}
+  - {name: bn_plain, op: batchnorm2d, affine: false}
+  - {name: up, op: conv_transpose2d, out: 4, kernel: 3, stride: 2, output_padding: 1}
+  - {name: lrn, op: lrn, size: 3}
+  - {name: sig, op: sigmoid}
+  - name: res
+    branches: {a: [{name: c, op: conv2d, out: 4, kernel: 3, padding: 1}], b: []}
+    merge: add
+  - name: cat
+    branches:
+      a: [{name: p, op: maxpool2d, kernel: 3, stride: 1, padding: 1}]
+      b: [{name: p, op: avgpool2d, kernel: 3, stride: 1, padding: 1}]
+    merge: concat
+  - {name: amax, op: adaptive_maxpool2d, output: 5}
+  - {name: aavg, op: adaptive_avgpool2d, output: [3, 4]}
+  - {name: tanh, op: tanh}
+  - {name: rowfc, op: linear, out: 7}
+  - {name: soft, op: softmax}
+  - {name: flat, op: flatten}
+  - {name: fc, op: linear, out: 5, bias: false}
+  - {name: drop, op: dropout}
+  - {name: id, op: identity}
+"""
+
+
+@pytest.fixture
+def probe_file(tmp_path: Any) -> str:
+    path = tmp_path / "probe.yaml"
+    path.write_text(PROBE)
+    return str(path)
+
+
+def test_probe_spec_matches_every_tool(probe_file: str) -> None:
+    torch = pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archcalc.torch import build_with_report
+
+    model, report = build_with_report(probe_file)
+    model.eval()
+    x = torch.randn(2, *report.input)  # batch 2: every tool is linear in the batch
+    fv = fvcore_nn.FlopCountAnalysis(model, x)
+    fv.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    assert 2 * total(report, "fvcore") == fv.total()
+    assert fv.by_module()["same"] == 0  # string padding: aten::_convolution_mode has no fvcore handle
+    # reflect: F.pad then a numeric-padding conv, counted: batch 2, 6 out, 6 in, 3x3, 10x10 (after 'valid')
+    assert fv.by_module()["reflect"] == 2 * 6 * 6 * 3 * 3 * 10 * 10
+    assert 2 * total(report, "torchinfo") == torchinfo.summary(model, input_data=[x], verbose=0).total_mult_adds
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    assert 2 * total(report, "flops") == counter.get_total_flops()
+
+
+def test_probe_block_merges_are_registered(probe_file: str) -> None:
+    report = analyze(probe_file)
+    assert {merge_op(b) for b in report.blocks} >= {"add", "concat"}
+    for name in CONVENTIONS:
+        values = layer_values(report, name)
+        assert values["res"] == values["res.a.c"], name  # the residual add itself counts 0
+
+
+def test_every_op_has_a_rule_in_every_convention() -> None:
+    for name, conv in CONVENTIONS.items():
+        missing = [op for op in OPS if op not in conv.rules and op not in conv.zero and op not in conv.refused]
+        assert not missing, f"{name}: {missing}"
+
+
+def _record(op: str) -> Record:
+    return Record("x", "x", op, "layer", 0, 3, (1, 2, 2), (1, 2, 2), Counts())
+
+
+def test_op_without_rule_is_an_error_listing_it() -> None:
+    report = Report("m", "m", "", "m.yaml", (1, 2, 2), {}, [_record("mystery_op")], ["x"])
+    for name in CONVENTIONS:
+        with pytest.raises(ArchcalcError, match="no rule for op.*mystery_op"):
+            total(report, name)
+
+
+def test_fvcore_refuses_max_unpool2d_like_fvcore_itself() -> None:
+    report = Report("m", "m", "", "m.yaml", (1, 2, 2), {}, [_record("max_unpool2d")], ["x"])
+    with pytest.raises(ArchcalcError, match="cannot count max_unpool2d"):
+        total(report, "fvcore")
+    torch = pytest.importorskip("torch")
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = torch.nn.MaxPool2d(2, return_indices=True)
+            self.unpool = torch.nn.MaxUnpool2d(2)
+
+        def forward(self, x: Any) -> Any:
+            return self.unpool(*self.pool(x))
+
+    with pytest.raises(TypeError):
+        fvcore_nn.FlopCountAnalysis(Net(), torch.zeros(1, 1, 4, 4)).total()
+
+
+# ResNet-50 (torchvision layout, 224x224, batch 1) as the tools themselves report it, measured on a
+# hand-built torchvision-layout model (notes/counting-rules.md), and the published numbers.
+RESNET50 = {"fvcore": 4_111_512_576, "torchinfo": 4_089_238_376, "flops": 8_178_368_512}
+
+
+def test_resnet50_famous_numbers() -> None:
+    from archcalc.conventions.famous import famous_numbers
+
+    report = analyze("resnet50")
+    for name, want in RESNET50.items():
+        assert total(report, name) == want, name
+    assert round(total(report, "macs") / 1e9, 3) == 4.089  # torchvision ResNet50_Weights.IMAGENET1K_V1 _ops
+    quoted = {(f.shown, f.convention) for f in famous_numbers(report)}
+    assert quoted >= {("3.8", "macs"), ("4.09", "macs"), ("4.11", "fvcore"), ("8.18", "flops")}
+    v1 = total(analyze("resnet50-v1"), "macs")
+    assert 3.8e9 <= v1 < 3.9e9  # He et al. 2015 Table 1: 3.8 x 10^9 multiply-adds
+
+
+def test_flops_command_prints_conventions_and_famous_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    from archcalc.cli import main
+
+    assert main(["flops", "resnet50", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    for name in CONVENTIONS:
+        assert f"| {name} |" in out and get(name).line in out
+    for shown in ("| 3.8 |", "| 4.09 |", "| 4.11 |", "| 8.18 |"):
+        assert shown in out
+
+
+def test_table_convention_column_sums_to_the_total(capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+    import io
+
+    from archcalc.cli import main
+
+    assert main(["table", "lenet5", "--convention", "torchinfo", "--format", "csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    col = rows[0].index("torchinfo (MACs)")
+    body = [int(r[col]) for r in rows[1:-1] if r[col]]
+    assert sum(body) == int(rows[-1][col]) == total(analyze("lenet5"), "torchinfo")
+    assert main(["table", "lenet5", "--convention", "nope"]) == 2

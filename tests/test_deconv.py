@@ -1,0 +1,153 @@
+"""The DeconvNet mirror: pure-math plan against hand formulas, and against torch step by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archcalc.calc import analyze
+from archcalc.cli import main
+from archcalc.deconv import plan_deconv
+from archcalc.errors import ArchcalcError
+
+ROUND_TRIP = ["alexnet-227", "zfnet", "zfnet-227"]
+
+
+def dropped(n: int, k: int, s: int, p: int, d: int = 1) -> int:
+    """Rows of the padded input no window reads: (n + 2p - d(k-1) - 1) mod s (torch's floor rule)."""
+    return (n + 2 * p - d * (k - 1) - 1) % s
+
+
+def conv_layers(spec: str) -> list[str]:
+    return [r.path for r in analyze(spec).layers if r.op == "conv2d"]
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIP)
+def test_every_conv_layer_plans_back_to_the_input(spec: str) -> None:
+    report = analyze(spec)
+    for layer in conv_layers(spec):
+        plan = plan_deconv(spec, layer)
+        assert plan.steps[0].input_shape == report[layer].output_shape
+        assert plan.steps[-1].output_shape == report.input
+        for a, b in zip(plan.steps, plan.steps[1:], strict=False):
+            assert a.output_shape == b.input_shape
+        for step in plan.steps:  # each step lands exactly on its forward layer's input
+            assert step.output_shape == report[step.source].input_shape
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIP)
+def test_output_padding_equals_the_rows_floor_division_dropped(spec: str) -> None:
+    report = analyze(spec)
+    for step in plan_deconv(spec, conv_layers(spec)[-1]).steps:
+        rec = report[step.source]
+        if step.op not in ("conv_transpose2d", "max_unpool2d"):
+            continue
+        a, (_, h, w) = rec.args, rec.input_shape
+        d = a.get("dilation", (1, 1))
+        s = a["stride"] or a["kernel"]
+        want = tuple(dropped(n, a["kernel"][i], s[i], a["padding"][i], d[i]) for i, n in enumerate((h, w)))
+        assert step.fit == want, step.source
+        if step.op == "conv_transpose2d":
+            assert step.args["output_padding"] == want
+            assert step.args["out"] == rec.input_shape[0]  # C_out -> C_in
+        else:
+            assert step.args["output_size"] == (h, w)
+
+
+def test_known_cases_exact_and_lossy() -> None:
+    # alexnet-227 conv1: (227 - 11) = 216 = 4 * 54, exact; zfnet conv1: (224 + 2 - 6 - 1) = 219 = 2 * 109 + 1
+    a = plan_deconv("alexnet-227", "conv1").steps[-1]
+    assert a.fit == (0, 0) and "exactly" in a.notes[0]
+    z = plan_deconv("zfnet", "conv1").steps[-1]
+    assert z.fit == (1, 1) and "dropped the last row and column" in z.notes[0] and "padding only" in z.notes[0]
+    assert z.input_shape == (96, 110, 110) and z.output_shape == (3, 224, 224)
+
+
+def test_skips_and_errors() -> None:
+    steps = {s.source: s for s in plan_deconv("zfnet", "conv2").steps}
+    assert steps["features.norm1"].op == "pass"
+    with pytest.raises(ArchcalcError, match="linear layer has no DeconvNet inverse"):
+        plan_deconv("zfnet", "fc6")
+    with pytest.raises(ArchcalcError, match="flatten"):
+        plan_deconv("zfnet", "flatten")
+    with pytest.raises(ArchcalcError, match="reads 2 layers"):  # feature12 reads the concat exchange1
+        plan_deconv("alexnet-2gpu", "feature12.conv3")
+    with pytest.raises(ArchcalcError, match="subsampling"):  # lenet5 C3 sits behind S2
+        plan_deconv("lenet5", "C3")
+    with pytest.raises(ArchcalcError, match="ambiguous"):
+        plan_deconv("alexnet-2gpu", "conv1")
+
+
+def test_real_input_rows_lost(tmp_path: Path) -> None:
+    spec = tmp_path / "lossy.yaml"
+    spec.write_text(
+        "name: lossy\ninput: [1, 10, 9]\nlayers:\n"
+        "  - {name: c, op: conv2d, out: 2, kernel: 3, stride: 2, padding: [0, 1]}\n"
+        "  - {name: p, op: maxpool2d, kernel: 2}\n"
+    )
+    c, p = (s for s in reversed(plan_deconv(str(spec), "p").steps))
+    # H: (10 - 2 - 1) = 7 = 2*3 + 1 -> one real row lost; W: (9 + 2 - 2 - 1) = 8 exact
+    assert c.fit == (dropped(10, 3, 2, 0), dropped(9, 3, 2, 1)) == (1, 0)
+    assert "1 of them real input" in c.notes[0] and "exactly" in c.notes[1]
+    assert p.fit == (dropped(4, 2, 2, 0), dropped(5, 2, 2, 0)) == (0, 1)
+
+
+def test_cli_plan_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deconv", "zfnet", "--layer", "conv2", "--format", "csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("step,mirrors")
+    assert len(out) == 1 + len(plan_deconv("zfnet", "conv2").steps)
+    assert main(["deconv", "zfnet", "--layer", "fc6"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("archcalc: error: specs/zfnet.yaml:") and err.count("\n") == 1
+
+
+# --- torch ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ROUND_TRIP)
+def test_torch_round_trip_every_conv_layer(spec: str) -> None:
+    torch = pytest.importorskip("torch")
+    from archcalc.torch import build_deconv, build_with_report
+
+    net, report = build_with_report(spec, switches=True)
+    net.eval()
+    x = torch.randn(1, *report.input, generator=torch.Generator().manual_seed(0))
+    for layer in conv_layers(spec):
+        deconv = build_deconv(spec, layer, model=net)
+        seen: list[tuple[int, ...]] = []
+        for mod in deconv.steps:
+            mod.register_forward_hook(lambda m, a, out, seen=seen: seen.append(tuple(out.shape[1:])))
+        act = deconv.record(x)
+        assert tuple(act.shape[1:]) == report[layer].output_shape
+        out = deconv(act)
+        assert tuple(out.shape) == (1, *report.input), layer
+        assert seen == [s.output_shape for s in deconv.plan.steps], layer
+        for step, mod in zip(deconv.plan.steps, deconv.steps, strict=True):
+            if step.op == "conv_transpose2d":  # tied: the very same Parameter
+                assert mod.weight is net.get_submodule(step.source).weight
+
+
+def test_first_block_equals_the_input_gradient() -> None:
+    """Zeiler & Fergus's projection of one positive activation through conv -> ReLU -> max pool equals the
+    gradient of that activation (times its value): the switches route it like max pool's backward, the ReLU
+    passes a positive value like ReLU's derivative at a positive unit, and the transposed conv is conv's
+    input gradient. Checked against torch autograd on alexnet-227's first block."""
+    torch = pytest.importorskip("torch")
+    from archcalc.torch import build_deconv
+    from archcalc.torch.deconv import reconstruct_strongest
+
+    deconv = build_deconv("alexnet-227", "pool1")
+    deconv.net.double()
+    x = torch.rand(1, 3, 227, 227, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    best = reconstruct_strongest(deconv, x)
+    xg = x.clone().requires_grad_(True)
+    feats = deconv.net.get_submodule("features")
+    out = xg
+    for name in ("conv1", "relu1", "pool1"):
+        mod = feats.get_submodule(name)
+        out = mod(out.clone() if name == "relu1" else out)  # keep autograd away from the in-place ReLU
+    out[0, best.channel, best.y, best.x].backward()
+    assert best.value == pytest.approx(float(out[0, best.channel, best.y, best.x]))
+    assert torch.allclose(best.image, best.value * xg.grad[0], rtol=1e-9, atol=1e-12)
