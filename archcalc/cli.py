@@ -38,6 +38,8 @@ def table_cmd(
     convention: Annotated[
         str | None, typer.Option("--convention", "-c", help="add a column: macs, flops, fvcore, torchinfo, connections")
     ] = None,
+    rf: Annotated[bool, typer.Option("--rf", help="add receptive-field columns: size, jump, start")] = False,
+    plot: Annotated[str | None, typer.Option(help="also draw per-layer params and MACs bars to a .png/.svg")] = None,
 ) -> None:
     """Per-layer table: shapes, params, LeCun connections and MACs, with totals.
 
@@ -61,6 +63,14 @@ def table_cmd(
         from archcalc.conventions.column import add_column
 
         add_column(grid, report, convention, data)
+    if rf:
+        from archcalc.commands.rf import add_rf_columns
+
+        add_rf_columns(grid, report, spec, input, parse_sets(set or []), depth, data)
+    if plot:
+        from archcalc.plot import layer_plot
+
+        layer_plot(report, plot)
     emit(grid, fmt, data)
 
 

@@ -60,6 +60,11 @@ def test_assert_counts_on_a_spec() -> None:
     assert_counts("lenet5", num_classes=5, buffers=84 * 5)
 
 
+def test_docs_ci_example_numbers() -> None:
+    """docs/ci.md's bundled-spec line: torchvision's 25,557,032 params; FlopCounterMode 8,178,368,512 / 2."""
+    assert_counts("resnet50", params=25_557_032, macs=8_178_368_512 // 2)
+
+
 def test_failure_is_a_readable_diff() -> None:
     with pytest.raises(AssertionError) as info:
         assert_counts("lenet5", params=61_706, macs=LENET5_MACS)

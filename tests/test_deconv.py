@@ -73,7 +73,9 @@ def test_skips_and_errors() -> None:
         plan_deconv("zfnet", "flatten")
     with pytest.raises(ArchcalcError, match="reads 2 layers"):  # feature12 reads the concat exchange1
         plan_deconv("alexnet-2gpu", "feature12.conv3")
-    with pytest.raises(ArchcalcError, match="subsampling"):  # lenet5 C3 sits behind S2
+    with pytest.raises(ArchcalcError, match="subsampling"):
+        plan_deconv("lenet5", "S2")
+    with pytest.raises(ArchcalcError, match="connection-table"):
         plan_deconv("lenet5", "C3")
     with pytest.raises(ArchcalcError, match="ambiguous"):
         plan_deconv("alexnet-2gpu", "conv1")
@@ -108,46 +110,86 @@ def test_cli_plan_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize("spec", ROUND_TRIP)
 def test_torch_round_trip_every_conv_layer(spec: str) -> None:
+    """One real forward pass (the deepest conv's record) gives every conv output and every switch; each
+    layer's mirror then runs on its own activation and must land on the input shape, step by step."""
     torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
     from archcalc.torch import build_deconv, build_with_report
 
     net, report = build_with_report(spec, switches=True)
     net.eval()
+    layers = conv_layers(spec)
+    acts: dict[str, torch.Tensor] = {}
+    for layer in layers:
+        net.get_submodule(layer).register_forward_hook(lambda m, a, out, k=layer: acts.update({k: out.clone()}))
+    deepest = build_deconv(spec, layers[-1], model=net)
     x = torch.randn(1, *report.input, generator=torch.Generator().manual_seed(0))
-    for layer in conv_layers(spec):
+    assert torch.equal(deepest.record(x), acts[layers[-1]])
+    for layer in layers:
         deconv = build_deconv(spec, layer, model=net)
+        deconv.switches = deepest.switches  # the deepest path crosses every pool
         seen: list[tuple[int, ...]] = []
         for mod in deconv.steps:
             mod.register_forward_hook(lambda m, a, out, seen=seen: seen.append(tuple(out.shape[1:])))
-        act = deconv.record(x)
-        assert tuple(act.shape[1:]) == report[layer].output_shape
-        out = deconv(act)
+        assert tuple(acts[layer].shape[1:]) == report[layer].output_shape
+        with torch.no_grad():
+            out = deconv(acts[layer])
         assert tuple(out.shape) == (1, *report.input), layer
         assert seen == [s.output_shape for s in deconv.plan.steps], layer
         for step, mod in zip(deconv.plan.steps, deconv.steps, strict=True):
             if step.op == "conv_transpose2d":  # tied: the very same Parameter
                 assert mod.weight is net.get_submodule(step.source).weight
+            if step.op == "max_unpool2d":  # torch's own unpool accepts the plan's output_size and agrees
+                a, sw = step.args, deconv.switches[step.source]
+                y = F.max_unpool2d(
+                    torch.ones(1, *step.input_shape), sw, a["kernel"], a["stride"], a["padding"], a["output_size"]
+                )
+                assert tuple(y.shape[1:]) == step.output_shape
 
 
-def test_first_block_equals_the_input_gradient() -> None:
+def test_first_block_equals_the_input_gradient(tmp_path: Path) -> None:
     """Zeiler & Fergus's projection of one positive activation through conv -> ReLU -> max pool equals the
     gradient of that activation (times its value): the switches route it like max pool's backward, the ReLU
     passes a positive value like ReLU's derivative at a positive unit, and the transposed conv is conv's
-    input gradient. Checked against torch autograd on alexnet-227's first block."""
+    input gradient. Checked against torch autograd on alexnet-227's first block (overlapping 3x3/2 pool)."""
     torch = pytest.importorskip("torch")
     from archcalc.torch import build_deconv
     from archcalc.torch.deconv import reconstruct_strongest
 
-    deconv = build_deconv("alexnet-227", "pool1")
+    spec = tmp_path / "block1.yaml"
+    spec.write_text(
+        "name: block1\ninput: [3, 227, 227]\nlayers:\n"
+        "  - {name: conv1, op: conv2d, out: 96, kernel: 11, stride: 4}\n"
+        "  - {name: relu1, op: relu, inplace: true}\n"
+        "  - {name: pool1, op: maxpool2d, kernel: 3, stride: 2}\n"
+    )
+    deconv = build_deconv(str(spec), "pool1")
     deconv.net.double()
     x = torch.rand(1, 3, 227, 227, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     best = reconstruct_strongest(deconv, x)
     xg = x.clone().requires_grad_(True)
-    feats = deconv.net.get_submodule("features")
-    out = xg
-    for name in ("conv1", "relu1", "pool1"):
-        mod = feats.get_submodule(name)
-        out = mod(out.clone() if name == "relu1" else out)  # keep autograd away from the in-place ReLU
+    out = torch.relu(deconv.net.get_submodule("conv1")(xg))
+    out = torch.nn.functional.max_pool2d(out, 3, 2)
     out[0, best.channel, best.y, best.x].backward()
-    assert best.value == pytest.approx(float(out[0, best.channel, best.y, best.x]))
+    assert best.value == pytest.approx(float(out[0, best.channel, best.y, best.x].detach()))
+    assert best.image.abs().max() > 0
     assert torch.allclose(best.image, best.value * xg.grad[0], rtol=1e-9, atol=1e-12)
+
+
+def test_unpool_sums_colliding_switches_and_matches_torch_elsewhere() -> None:
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from archcalc.torch.deconv import MirrorUnpool
+
+    x = torch.rand(1, 2, 9, 9, generator=torch.Generator().manual_seed(2))
+    for k, s in ((2, 2), (3, 2)):  # non-overlapping, overlapping
+        pooled, sw = F.max_pool2d(x, k, s, return_indices=True)
+        got = MirrorUnpool("p", (9, 9), kernel_size=k, stride=s)(pooled, sw)
+        counts = torch.zeros(1, 2, 81).scatter_add_(2, sw.flatten(2), torch.ones_like(pooled).flatten(2))
+        assert torch.equal(got.flatten(2), x.flatten(2) * counts)  # each max, times the windows that chose it
+        if k == s:
+            assert torch.equal(got, F.max_unpool2d(pooled, sw, k, s, output_size=(9, 9)))
+        else:
+            assert counts.max() > 1  # the overlapping case really has shared switches

@@ -60,7 +60,11 @@ def conv2d(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
     e: dict[str, Any] = {"op": "conv2d", "out": out, "kernel": _maybe_pair(draw, st.integers(1, 7))}
     if draw(st.booleans()):
         e["stride"] = _maybe_pair(draw, st.integers(1, 4))
-    pad = draw(st.one_of(st.integers(0, 4), st.lists(st.integers(0, 4), min_size=2, max_size=2), st.sampled_from(["same", "valid"])))
+    pad = draw(
+        st.one_of(
+            st.integers(0, 4), st.lists(st.integers(0, 4), min_size=2, max_size=2), st.sampled_from(["same", "valid"])
+        )
+    )
     if pad != 0 or draw(st.booleans()):
         e["padding"] = pad
     if draw(st.booleans()):

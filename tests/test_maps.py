@@ -87,7 +87,10 @@ def test_maps_command_writes_one_grid_per_layer(tmp_path: Path, capsys: pytest.C
 
 def test_maps_small_maps_scale_up_and_layers_option(tmp_path: Path) -> None:
     # lenet features.0: 20 maps of 28 - 5 + 1 = 24, scaled by ceil(32 / 24) = 2
-    assert main(["maps", "lenet", "--image", str(SAMPLE), "--layers", "features.0,2", "--out", str(tmp_path)]) == 0
+    assert (
+        main(["maps", "lenet", "--image", str(SAMPLE), "--layers", "features.0,features.2", "--out", str(tmp_path)])
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["000_features.0.png", "002_features.2.png"]
     with Image.open(tmp_path / "000_features.0.png") as img:
         assert img.size == grid_size(20, 24, 24) == (5 * 50 + 2, 18 + 4 * 50 + 2)

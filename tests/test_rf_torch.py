@@ -34,7 +34,7 @@ from archcalc.rf import RF_RULES, RFRow, receptive_fields, unit_interval  # noqa
 from archcalc.torch import build  # noqa: E402
 from archcalc.torch import modules as M  # noqa: E402
 
-MAX_SIDE = 128  # reduced input where the spec allows: keeps float64 forward/backward short
+MAX_SIDE = 64  # reduced input where the spec allows: keeps float64 forward/backward short
 TRANSPARENT = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LocalResponseNorm, nn.Dropout, M.ScaledTanh)
 
 
@@ -70,8 +70,13 @@ class RoutedMaxPool(nn.Module):
         out = WindowRoute.apply(x, self.pool)
         if isinstance(self.pool, M.SwitchPool):  # keep the switches a later unpool reads
             self.pool.env.switches[self.pool.path] = Fn.max_pool2d(
-                x, self.pool.kernel_size, self.pool.stride, self.pool.padding, self.pool.dilation,
-                self.pool.ceil_mode, return_indices=True,
+                x,
+                self.pool.kernel_size,
+                self.pool.stride,
+                self.pool.padding,
+                self.pool.dilation,
+                self.pool.ceil_mode,
+                return_indices=True,
             )[1]
         return out
 
@@ -104,8 +109,9 @@ def _prepare(spec: str, shape: tuple[int, ...], stop: str) -> nn.Module:
         model = build(spec, shape)
     needed = _prefix(model, stop)
     for mod in model.modules():
-        if id(mod) in needed and not list(mod.children()):
-            mod.to_empty(device="cpu")
+        own = [*mod.parameters(recurse=False), *mod.buffers(recurse=False)]
+        if id(mod) in needed and own:
+            mod.to_empty(device="cpu", recurse=False)
             _fill(mod)
     model.double().eval()
     _swap(model)
@@ -138,15 +144,14 @@ def _fill(mod: nn.Module) -> None:
         for name, p in mod.named_parameters(recurse=False):
             p.fill_(0.0 if name == "bias" else 1.0)
         for name, b in mod.named_buffers(recurse=False):
-            if name == "running_var":
+            if isinstance(mod, M.TableConv) and name.startswith("_index"):
+                b.copy_(torch.tensor(mod.table[int(name.removeprefix("_index"))]))
+            elif name == "running_var":
                 b.fill_(1.0)
             elif name in ("running_mean", "num_batches_tracked"):
                 b.zero_()
             else:
                 raise AssertionError(f"no fill rule for buffer {name} of {type(mod).__name__}")
-    if isinstance(mod, M.TableConv):
-        for j, row in enumerate(mod.table):
-            setattr(mod, f"_index{j}", torch.tensor(row))
 
 
 def _extent(mask: Any) -> tuple[int, int]:
@@ -207,9 +212,7 @@ def test_receptive_field_matches_torch_gradient(spec_name: str) -> None:
         (grad,) = torch.autograd.grad(outs[row.path][0, 0, ho // 2, wo // 2], x, retain_graph=True)
         support = grad[0].abs().sum(0) != 0
         got = (_extent(support.any(1)), _extent(support.any(0)))
-        want = tuple(
-            _exact(unit_interval(axis, n // 2)) for axis, n in ((row.field.h, ho), (row.field.w, wo))
-        )
+        want = tuple(_exact(unit_interval(axis, n // 2)) for axis, n in ((row.field.h, ho), (row.field.w, wo)))
         assert got == want, f"{row.path}: torch gradient covers rows/cols {got}, calculator says {want}"
         assert got[0][1] - got[0][0] + 1 == row.field.h.size and got[1][1] - got[1][0] + 1 == row.field.w.size
 

@@ -64,3 +64,24 @@ def register(app: typer.Typer) -> None:
             "start = centre of unit 0's field (pixel centres at 0..N-1)",
         )
         emit(grid, fmt, {"model": report.model, "input": list(report.input), "layers": [rf_json(r) for r in rows]})
+
+
+def add_rf_columns(
+    grid: Any, report: Any, spec: str, input: str | None, sets: dict[str, Any], depth: int | None, data: Any
+) -> None:
+    """``table --rf``: size, jump and start columns for the rows layer_grid kept (same depth filter)."""
+    from archcalc.calc import resolve
+    from archcalc.rf import receptive_fields
+
+    root, rep = resolve(spec, input, sets)
+    by_path = {r.path: r for r in receptive_fields(root, rep)}
+    kept = [r for r in report.records if depth is None or r.depth <= depth - 1]  # --depth counts from 1
+    if len(kept) != len(grid.rows):  # the table's row filter changed: refuse rather than misalign
+        raise RuntimeError("table rows do not match the records; update add_rf_columns")
+    grid.columns.extend(RF_COLUMNS)
+    for row, rec in zip(grid.rows, kept, strict=True):
+        row.extend(rf_cells(by_path[rec.path]) if rec.path in by_path else ["", "", ""])
+    if grid.footer:
+        grid.footer.extend(["", "", ""])
+    if isinstance(data, dict):
+        data["receptive_fields"] = [rf_json(r) for r in by_path.values()]

@@ -22,15 +22,29 @@ from archcalc.torch import build_with_report
 from archcalc.torch.modules import SwitchPool
 
 
+class StopForward(Exception):
+    """Raised by a forward hook once everything wanted is recorded, to skip the rest of the network."""
+
+
 class MirrorUnpool(nn.MaxUnpool2d):
-    """Max unpooling with the switches of one forward pool, landing on that pool's input size."""
+    """Max unpooling with the switches of one forward pool, landing on that pool's input size.
+
+    Values whose switches coincide are summed. Overlapping pools (AlexNet's and ZFNet's 3x3 stride 2) record
+    the same switch for neighbouring outputs, and torch's max_unpool2d then keeps one write at random
+    (documented as nondeterministic for repeated indices): a zero from a neighbour can erase the one
+    activation being projected. Summing is what max pooling's backward does, and equals max_unpool2d
+    wherever the switches are distinct.
+    """
 
     def __init__(self, pool: str, output_size: tuple[int, int], **kw: Any) -> None:
         super().__init__(**kw)
         self.pool, self.size = pool, output_size
 
     def forward(self, x: Tensor, switches: Tensor) -> Tensor:  # type: ignore[override]
-        return super().forward(x, switches, self.size)
+        n, c = x.shape[:2]
+        out = x.new_zeros(n, c, self.size[0] * self.size[1])
+        out.scatter_add_(2, switches.flatten(2), x.flatten(2))
+        return out.view(n, c, *self.size)
 
 
 class DeconvNet(nn.Module):
@@ -58,14 +72,19 @@ class DeconvNet(nn.Module):
 
         def keep_activation(mod: nn.Module, args: object, out: Tensor) -> None:
             got["act"] = out.detach().clone()
+            raise StopForward  # every pool on the path ran before the layer: skip the rest of the network
 
-        hooks = [self.net.get_submodule(self.plan.layer).register_forward_hook(keep_activation)]
-        for step in self.plan.steps:
-            if step.op == "max_unpool2d":
-                hooks.append(self.net.get_submodule(step.source).register_forward_hook(keep_switches))
+        hooks = [
+            self.net.get_submodule(step.source).register_forward_hook(keep_switches)
+            for step in self.plan.steps
+            if step.op == "max_unpool2d"
+        ]  # before the activation hook, which stops the pass (the layer may be a pool itself)
+        hooks.append(self.net.get_submodule(self.plan.layer).register_forward_hook(keep_activation))
         try:
             with torch.no_grad():
                 self.net(x)
+        except StopForward:
+            pass
         finally:
             for h in hooks:
                 h.remove()

@@ -21,7 +21,7 @@ from archcalc.render import pictures
 from archcalc.report import Record, Report
 from archcalc.spec import Spec
 from archcalc.torch import build_deconv, build_with_report
-from archcalc.torch.deconv import Strongest, reconstruct_strongest
+from archcalc.torch.deconv import StopForward, Strongest, reconstruct_strongest
 
 SpecRef = Spec | str
 InputArg = str | tuple[int, ...] | list[int] | None
@@ -77,11 +77,15 @@ def feature_maps(model: nn.Module, x: Tensor, paths: list[str]) -> dict[str, np.
 
         def keep(mod: nn.Module, args: object, out: Tensor, path: str = path) -> None:
             got[path] = out[0].detach().to(torch.float32).cpu().numpy().copy()
+            if len(got) == len(paths):
+                raise StopForward
 
         hooks.append(model.get_submodule(path).register_forward_hook(keep))
     try:
         with torch.no_grad():
             model.eval()(x)
+    except StopForward:
+        pass
     finally:
         for h in hooks:
             h.remove()
