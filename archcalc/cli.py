@@ -99,7 +99,7 @@ def list_cmd(fmt: FmtOpt = Fmt.rich) -> None:
                 "params": rep.totals.params,
             }
         )
-    grid = Grid("bundled specs", ["name", "title", "source", "input", "params"], rows, {4})
+    grid = Grid("bundled specs", ["name", "title", "source", "input", "params"], rows, {4}, one_line=True)
     emit(grid, fmt, data)
 
 

@@ -25,11 +25,18 @@ def share_bar(value: int, total: int, width: int = BAR_WIDTH) -> str:
     return f"{bar:<{width}} {label:>6}"
 
 
+def _cap(g: Grid, i: int) -> int | None:
+    """In one-line grids, long text columns are cut (with an ellipsis) instead of wrapped."""
+    long = max((len(r[i]) for r in g.rows), default=0) > 48
+    return 48 if g.one_line and i and long else None
+
+
 def to_rich(g: Grid) -> Table:
     table = Table(title=g.title, caption=g.caption or None, box=box.SIMPLE_HEAD, show_footer=bool(g.footer))
     for i, col in enumerate(g.columns):
         footer = g.footer[i] if g.footer else ""
-        table.add_column(col, footer=footer, justify="right" if i in g.numeric else "left", no_wrap=i == 0)
+        justify = "right" if i in g.numeric else "left"
+        table.add_column(col, footer=footer, justify=justify, no_wrap=i == 0 or g.one_line, max_width=_cap(g, i))
     series = list(g.bars.items()) if g.bar_columns else []
     totals = [sum(v for v in values if v) for _, values in series]
     for k, (name, _) in enumerate(series):

@@ -28,6 +28,7 @@ class Grid:
     depths: list[int] = field(default_factory=list)  # indentation per row
     bold: set[int] = field(default_factory=set)  # subtotal rows
     caption: str = ""
+    one_line: bool = False  # rich: one line per row, long cells end in an ellipsis
     # numeric series per row for share bars (rich) and charts (html); None = no value for that row.
     # "metric · group" names share one html chart panel; never rendered in markdown/csv/json.
     bars: dict[str, list[int | None]] = field(default_factory=dict)
