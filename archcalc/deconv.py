@@ -147,7 +147,10 @@ def find_layer(report: Report, name: str) -> Record:
     if block is not None:
         raise ArchcalcError(f"'{name}' is a block: name one of its layers", file=report.file, line=block.line)
     convs = [r.path for r in report.layers if r.op == "conv2d"]
-    raise ArchcalcError(f"no layer '{name}' in {report.model}; conv layers: {', '.join(convs)}", file=report.file)
+    more = f" and {len(convs) - 8} more" if len(convs) > 8 else ""
+    raise ArchcalcError(
+        f"no layer '{name}' in {report.model}; conv layers: {', '.join(convs[:8])}{more}", file=report.file
+    )
 
 
 def wiring(root: Node) -> dict[str, list[str]]:
@@ -299,7 +302,7 @@ def _fit_note(axis: str, unit: str, how: str, fit: int, pad_hi: int, size: int, 
             f"{how} {value} gives {size}, not {size - fit}"
         )
     if fit < 0:
-        return f"{axis}: ceil_mode's last window overhangs the input by {-fit}; {how} {value} trims to {size}"
+        return f"{axis}: ceil_mode's last window overhangs the input by {-fit}; {how} trims {size - fit} to {size}"
     if stride > 1:
         return f"{axis}: the stride-{stride} windows tile the padded input exactly, nothing dropped"
     return ""

@@ -252,7 +252,7 @@ class Plan:
 
 
 def _total(parts: list[tuple[int, ...]]) -> tuple[int, ...]:
-    return tuple(map(sum, zip(*parts))) if parts else (0,) * N_COUNTS
+    return tuple(map(sum, zip(*parts, strict=False))) if parts else (0,) * N_COUNTS
 
 
 def _inside(path: str, root: str) -> bool:

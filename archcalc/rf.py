@@ -107,7 +107,7 @@ def _pads(a: dict[str, Any], axis: int) -> int:
     if p == "valid":
         return 0
     if p == "same":
-        return a["dilation"][axis] * (a["kernel"][axis] - 1) // 2
+        return int(a["dilation"][axis] * (a["kernel"][axis] - 1) // 2)
     return int(_pair(p)[axis])
 
 
@@ -156,7 +156,9 @@ def adaptive_axis(a: Axis, n: int, o: int) -> tuple[Axis, bool]:
 
 @rf_rule("adaptive_avgpool2d", "adaptive_maxpool2d")
 def _adaptive(a: dict[str, Any], rec: Record, f: Field) -> Field:
-    _, n_h, n_w = (int(v) for v in rec.input_shape)  # type: ignore[union-attr]
+    shape = rec.input_shape
+    assert not isinstance(shape, list)  # adaptive pools read one input
+    _, n_h, n_w = (int(v) for v in shape)
     o_h, o_w = (n if o is None else o for o, n in zip(a["output"], (n_h, n_w), strict=True))
     h, ok_h = adaptive_axis(f.h, n_h, o_h)
     w, ok_w = adaptive_axis(f.w, n_w, o_w)
@@ -212,9 +214,7 @@ def receptive_fields(root: Node, report: Report) -> list[RFRow]:
     w = _Walker({r.path: r for r in report.records})
     w.env["@in"] = Field(IDENTITY_AXIS, IDENTITY_AXIS)
     w.seq(root, [("input", Field(IDENTITY_AXIS, IDENTITY_AXIS))])
-    return [
-        RFRow(r.path, r.op, r.kind, r.output_shape, w.env[r.path]) for r in report.records if r.path in w.env
-    ]
+    return [RFRow(r.path, r.op, r.kind, r.output_shape, w.env[r.path]) for r in report.records if r.path in w.env]
 
 
 class _Walker:

@@ -58,8 +58,15 @@ def sweep(
         else:
             f = figures(s, channels * n * n, dtype, batch)
             points.append(
-                Point((n, n), s.shape, s.counts[4], s.counts[5], s.counts[0], f["inference_peak_bytes"],
-                      f["training_adam"])
+                Point(
+                    (n, n),
+                    s.shape,
+                    s.counts[4],
+                    s.counts[5],
+                    s.counts[0],
+                    f["inference_peak_bytes"],
+                    f["training_adam"],
+                )
             )
         if tick is not None:
             tick()

@@ -7,7 +7,8 @@ eval), run one warm-up forward, then reset the kernel's RSS high-water mark (wri
 /proc/self/clear_refs), read the current RSS, run one forward under torch.inference_mode(), and read the
 high-water mark again: resource.getrusage(RUSAGE_SELF).ru_maxrss (kB), which the reset also clears.
 forward delta = high-water mark - RSS before the forward. tracemalloc is useless here (torch allocates in
-C++), and torch 2.13 exposes no CPU allocator statistics, so RSS is what we have.
+C++), and torch 2.13 exposes no CPU allocator statistics, so RSS is what we have. The child runs with
+MALLOC_MMAP_THRESHOLD_=65536 so that freed tensors leave the RSS (see measure()).
 
 Two runs per spec:
 * "as built": archcalc.torch's containers keep every output in env.values until the forward ends (so that
@@ -20,6 +21,7 @@ Ratio = measured / estimated. Not a test: numbers depend on the allocator, threa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,9 +71,16 @@ print(json.dumps({"before": before, "peak": peak, "hwm": status("VmHWM:")}))
 
 
 def measure(spec: str, batch: int, mode: str) -> dict[str, int]:
+    # fixed mmap threshold: glibc then serves every tensor above 64 KiB with its own mmap and returns it to the
+    # kernel on free, so RSS follows the live tensors (the default dynamic threshold keeps freed blocks)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0", "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, spec, str(batch), mode, str(ROOT)],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -87,7 +96,9 @@ def main(argv: list[str]) -> None:
     specs = argv or bundled_names()
     mib = 2**20
     print(f"batch {batch}, float32; MiB = 2**20 bytes")
-    print(f"{'spec':20s} {'est. peak':>10s} {'freeing':>10s} {'ratio':>6s} {'est. all':>10s} {'as built':>10s} {'ratio':>6s}")
+    print(
+        f"{'spec':20s} {'est. peak':>10s} {'freeing':>10s} {'ratio':>6s} {'est. all':>10s} {'as built':>10s} {'ratio':>6s}"
+    )
     for spec in specs:
         mem = model_memory(spec, analyze(spec), "float32", batch)
         est_peak = mem.peak_activation_bytes

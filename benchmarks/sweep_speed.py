@@ -13,6 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+import contextlib
+
 from archcalc.calc import analyze
 from archcalc.errors import ArchcalcError
 from archcalc.plan import Plan
@@ -33,10 +35,8 @@ def main(specs: list[str]) -> None:
             best = min(best, time.perf_counter() - t0)
         t0 = time.perf_counter()
         for n in sizes[:20]:
-            try:
+            with contextlib.suppress(ArchcalcError):
                 analyze(name, (plan.spec.input[0], n, n))
-            except ArchcalcError:
-                pass
         per_analyze = (time.perf_counter() - t0) / 20
         ok = sum(p.output is not None for p in points)
         print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,11 @@ def test_known_cases_exact_and_lossy() -> None:
     z = plan_deconv("zfnet", "conv1").steps[-1]
     assert z.fit == (1, 1) and "dropped the last row and column" in z.notes[0] and "padding only" in z.notes[0]
     assert z.input_shape == (96, 110, 110) and z.output_shape == (3, 224, 224)
+    # googlenet pool2, 3x3/2 ceil_mode on 56: ceil((56 - 3)/2) + 1 = 28 maps; unpooling's default
+    # (28 - 1)*2 + 3 = 57 overshoots, so output_size 56 is one less than the default
+    g = next(s for s in plan_deconv("googlenet", "inception_3a.b1.conv1x1.conv").steps if s.source == "pool2")
+    assert g.input_shape == (192, 28, 28) and g.fit == (56 - 57, 56 - 57) and g.args["output_size"] == (56, 56)
+    assert "ceil_mode" in g.notes[0]
 
 
 def test_skips_and_errors() -> None:
@@ -95,14 +101,30 @@ def test_real_input_rows_lost(tmp_path: Path) -> None:
     assert p.fit == (dropped(4, 2, 2, 0), dropped(5, 2, 2, 0)) == (0, 1)
 
 
+def test_every_bundled_spec_has_a_mirror(spec_name: str) -> None:
+    """The default layer (the deepest conv whose path back is mirrorable) lands on the input, every step on
+    its forward layer's input shape."""
+    report = analyze(spec_name)
+    plan = plan_deconv(spec_name)
+    assert report[plan.layer].op == "conv2d"
+    assert plan.steps[-1].output_shape == report.input
+    assert all(s.output_shape == report[s.source].input_shape for s in plan.steps)
+
+
 def test_cli_plan_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deconv", "zfnet", "--layer", "conv2", "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("step,mirrors")
     assert len(out) == 1 + len(plan_deconv("zfnet", "conv2").steps)
+    assert main(["deconv", "zfnet", "--layer", "conv1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["layer"] == "features.conv1" and data["input"] == [3, 224, 224]
+    assert data["steps"][0]["args"]["output_padding"] == [dropped(224, 7, 2, 1)] * 2 == [1, 1]
     assert main(["deconv", "zfnet", "--layer", "fc6"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("archcalc: error: specs/zfnet.yaml:") and err.count("\n") == 1
+    assert main(["deconv", "zfnet", "--out", "x"]) == 2
+    assert "--out and --weights need --image" in capsys.readouterr().err
 
 
 # --- torch ---------------------------------------------------------------------------------------------------

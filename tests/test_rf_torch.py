@@ -29,8 +29,9 @@ import torch.nn.functional as Fn  # noqa: E402
 from torch import nn  # noqa: E402
 
 from archcalc.calc import resolve  # noqa: E402
-from archcalc.errors import ArchcalcError  # noqa: E402
+from archcalc.plan import Plan  # noqa: E402
 from archcalc.rf import RF_RULES, RFRow, receptive_fields, unit_interval  # noqa: E402
+from archcalc.sweep import min_size  # noqa: E402
 from archcalc.torch import build  # noqa: E402
 from archcalc.torch import modules as M  # noqa: E402
 
@@ -183,16 +184,10 @@ def test_every_op_has_a_rule() -> None:
 
 
 def _test_shape(spec: str) -> tuple[int, int, int]:
-    """The spec's input reduced to at most MAX_SIDE, or the smallest larger size the network accepts."""
+    """The spec's input reduced to MAX_SIDE, but never below the smallest size the network accepts."""
     c, h, w = resolve(spec)[1].input
-    side = min(h, w, MAX_SIDE)
-    while True:
-        shape = (c, max(side, min(h, MAX_SIDE)), max(side, min(w, MAX_SIDE)))
-        try:
-            resolve(spec, shape)
-            return shape
-        except ArchcalcError:
-            side += 1
+    smallest = min_size(Plan(spec), check_above=0).square
+    return c, min(h, max(MAX_SIDE, smallest)), min(w, max(MAX_SIDE, smallest))
 
 
 def test_receptive_field_matches_torch_gradient(spec_name: str) -> None:

@@ -44,9 +44,7 @@ def register(app: typer.Typer) -> None:
         sets = parse_sets(set or [])
         report = analyze(spec, input, sets)
         mem = model_memory(spec, report, dtype.value, batch, sets)
-        rows = [
-            [m.path, m.op, n(m.elements), n(m.bytes), "shares input" if m.alias else ""] for m in mem.layers
-        ]
+        rows = [[m.path, m.op, n(m.elements), n(m.bytes), "shares input" if m.alias else ""] for m in mem.layers]
         caption = " | ".join(
             [
                 f"params {human(mem.param_bytes)} + buffers {human(mem.buffer_bytes)}",
@@ -62,7 +60,13 @@ def register(app: typer.Typer) -> None:
             ["layer", "op", "activations", "bytes", "note"],
             rows,
             {2, 3},
-            footer=["total", "", n(sum(m.elements for m in mem.layers)), n(sum(m.bytes for m in mem.layers)), ""],
+            footer=[
+                "total (new tensors)",
+                "",
+                n(sum(m.elements for m in mem.layers if not m.alias)),
+                n(sum(m.bytes for m in mem.layers if not m.alias)),
+                "",
+            ],
             caption=caption,
         )
         emit(grid, fmt, {"model": report.model, "input": list(report.input), **mem.to_dict()})

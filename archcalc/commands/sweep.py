@@ -85,8 +85,11 @@ def register(app: typer.Typer) -> None:
         grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
         from archcalc.commands.common import Fmt
 
-        emit(grid, Fmt(fmt.value), {"model": plan.spec.name, "dtype": dtype, "batch": batch,
-                                    "points": points_json(points)})
+        emit(
+            grid,
+            Fmt(fmt.value),
+            {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
+        )
 
     @app.command("minsize")
     def minsize_cmd(

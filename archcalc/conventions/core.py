@@ -116,7 +116,9 @@ def _as_op(rec: Record) -> Record:
     """A block record seen as its merge op, for error messages."""
     if rec.kind != "block":
         return rec
-    return Record(rec.path, rec.name, merge_op(rec) or rec.op, "block", rec.depth, rec.line, rec.input_shape, (), rec.counts)
+    return Record(
+        rec.path, rec.name, merge_op(rec) or rec.op, "block", rec.depth, rec.line, rec.input_shape, (), rec.counts
+    )
 
 
 def total(report: Report, name: str) -> int:

@@ -91,7 +91,7 @@ def fcm_compress(rec: Record) -> int:
 def fcm_linear(rec: Record) -> int:
     """FlopCounterMode addmm/mm: 2*prod(x[:-1])*F_in*F_out, bias excluded."""
     x = in_shape(rec)
-    return 2 * prod(x[:-1]) * x[-1] * rec.args["out"]
+    return 2 * prod(x[:-1]) * x[-1] * int(rec.args["out"])
 
 
 _FCM_NONE = "FlopCounterMode only counts mm/addmm/bmm/convolution/attention; this op dispatches to none of them"
@@ -142,7 +142,7 @@ def fv_compress(rec: Record) -> int:
 
 def fv_linear(rec: Record) -> int:
     """fvcore linear_flop_jit: numel(x)*F_out, bias excluded."""
-    return numel_in(rec) * rec.args["out"]
+    return numel_in(rec) * int(rec.args["out"])
 
 
 def fv_batchnorm2d(rec: Record) -> int:
@@ -223,7 +223,7 @@ def ti_compress(rec: Record) -> int:
 def ti_linear(rec: Record) -> int:
     """torchinfo, non-Conv class: weight + bias elements, times out[0] = the batch only
     (extra leading dims of a >=3-D input are ignored)."""
-    return in_shape(rec)[-1] * rec.args["out"] + bias_elems(rec)
+    return in_shape(rec)[-1] * int(rec.args["out"]) + bias_elems(rec)
 
 
 def ti_batchnorm2d(rec: Record) -> int:

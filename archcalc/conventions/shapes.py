@@ -34,16 +34,16 @@ def spatial_out(rec: Record) -> int:
 def conv_weights(rec: Record) -> int:
     """Weight elements of a conv2d: C_out*(C_in/g)*k_h*k_w, or sum_j |T_j|*k_h*k_w with a connection table."""
     a = rec.args
-    kk = a["kernel"][0] * a["kernel"][1]
+    kk = int(a["kernel"][0]) * int(a["kernel"][1])
     if a["table"] is not None:
         return sum(len(row) for row in a["table"]) * kk
-    return a["out"] * (in_shape(rec)[0] // a["groups"]) * kk
+    return int(a["out"]) * (in_shape(rec)[0] // int(a["groups"])) * kk
 
 
 def tconv_weights(rec: Record) -> int:
     """Weight elements of a conv_transpose2d: C_in*(C_out/g)*k_h*k_w."""
     a = rec.args
-    return in_shape(rec)[0] * (a["out"] // a["groups"]) * a["kernel"][0] * a["kernel"][1]
+    return in_shape(rec)[0] * (int(a["out"]) // int(a["groups"])) * int(a["kernel"][0]) * int(a["kernel"][1])
 
 
 def compress_weights(rec: Record) -> int:
