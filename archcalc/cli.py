@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover
 
 from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
 from archcalc.errors import ArchcalcError
+from archcalc.typerfast import install as _fast_params
 
 app = typer.Typer(
     name="archcalc",
@@ -116,6 +117,7 @@ def _register_commands() -> None:
 
 
 _register_commands()
+_fast_params()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,7 +78,7 @@ def test_catalogue_is_big_enough() -> None:
     assert files <= used, f"files in tests/bad/ without an expected message: {sorted(files - used)}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[" ".join(c.argv[1:]) for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[" ".join(c.argv) for c in CASES])
 def test_bad_input_gives_one_clean_line(
     case: Case, results: dict[tuple[str, ...], subprocess.CompletedProcess[str]]
 ) -> None:

@@ -19,6 +19,7 @@ centre unit) must equal the calculator's interval, clipped to the input.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from typing import Any
 
@@ -216,3 +217,29 @@ def _exact(iv: tuple[Fraction, Fraction]) -> tuple[int, int]:
     lo, hi = iv
     assert lo.denominator == 1 and hi.denominator == 1, iv
     return int(lo), int(hi)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("ARCHCALC_SLOW"), reason="full-size float64 backward; set ARCHCALC_SLOW=1")
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [("alexnet-227", "features.pool5"), ("zfnet", "features.pool5"), ("vgg16", "features.stage5.pool")],
+)
+def test_last_pool_at_full_size(spec: str, path: str) -> None:
+    """The last spatial layer at the spec's own input (its field fits there), which the reduced test cannot reach."""
+    shape = resolve(spec)[1].input
+    root, report = resolve(spec)
+    row = next(r for r in receptive_fields(root, report) if r.path == path)
+    assert _inside(row, shape[1:])
+    model = _prepare(spec, shape, stop=path)
+    outs: dict[str, Any] = {}
+    model.get_submodule(path).register_forward_hook(lambda m, a, o: outs.__setitem__(path, o))
+    model.get_submodule(path).register_forward_hook(_halt)
+    x = torch.ones((1, *shape), dtype=torch.float64, requires_grad=True)
+    with pytest.raises(_Stop):
+        model(x)
+    _, ho, wo = row.output_shape
+    (grad,) = torch.autograd.grad(outs[path][0, 0, ho // 2, wo // 2], x)
+    support = grad[0].abs().sum(0) != 0
+    got = (_extent(support.any(1)), _extent(support.any(0)))
+    assert got == (_exact(unit_interval(row.field.h, ho // 2)), _exact(unit_interval(row.field.w, wo // 2)))
