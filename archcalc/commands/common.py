@@ -38,6 +38,10 @@ def emit(grid: Any, fmt: Fmt, data: Any = None) -> None:
         sys.stdout.write("\n".join(tabular.to_markdown(g) for g in grids))
     elif fmt is Fmt.csv:
         sys.stdout.write("\n".join(tabular.to_csv(g) for g in grids))
+    elif not sys.stdout.isatty():  # piped: rich's layout in plain text, fast and never cut (render/plaintext.py)
+        from archcalc.render.plaintext import to_text
+
+        sys.stdout.write("\n".join(to_text(g) for g in grids))
     else:
         from archcalc.render.richtable import print_rich
 

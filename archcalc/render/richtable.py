@@ -8,21 +8,9 @@ from rich.table import Table
 
 from archcalc.render.tabular import Grid
 
-BAR_WIDTH = 10  # characters for a 100% share
-_EIGHTHS = " ▏▎▍▌▋▊▉"
+from archcalc.render.plaintext import BAR_WIDTH, share_bar  # noqa: F401  (re-exported)
+
 _BAR_STYLES = ("cyan", "magenta", "green", "yellow")
-
-
-def share_bar(value: int, total: int, width: int = BAR_WIDTH) -> str:
-    """A unicode block bar of value/total (1/8-character steps) and the percentage; '' for 0."""
-    if value <= 0 or total <= 0:
-        return ""
-    eighths = max(1, round(8 * width * value / total))  # a non-zero share never vanishes
-    full, part = divmod(eighths, 8)
-    bar = "█" * full + (_EIGHTHS[part] if part else "")
-    pct = 100 * value / total
-    label = "<0.1%" if pct < 0.1 else f"{pct:.1f}%"
-    return f"{bar:<{width}} {label:>6}"
 
 
 def _cap(g: Grid, i: int) -> int | None:
