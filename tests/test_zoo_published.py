@@ -288,3 +288,12 @@ def test_article_googlenet_returns_three_scores() -> None:
     with torch.no_grad():
         outs = model(torch.rand(2, 3, 224, 224))
     assert [tuple(o.shape) for o in outs] == [(2, 4)] * 3
+
+
+@pytest.mark.parametrize(("article", "torchvision_name"), [("vgg16-article", "vgg16"), ("vgg19-article", "vgg19")])
+def test_article_vgg_has_torchvision_counts(article: str, torchvision_name: str) -> None:
+    """Seed article 004's Vgg16Net/Vgg19Net: 'same' padding and no dropout change neither params nor MACs."""
+    params, ops = TORCHVISION_META[torchvision_name]
+    report = analyze(article)
+    assert report.totals.params == params
+    assert f"{report.totals.macs / 1e9:.{len(ops.split('.')[1])}f}" == ops
