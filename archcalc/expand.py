@@ -37,6 +37,7 @@ ENTRY_KEYS = {
 }
 CONTAINER_KEYS = ("op", "layers", "branches", "block")
 BLOCK_KEYS = {"params", "doc", "layers", "branches", "merge", "feed"}
+_NESTED = ("layers", "branches")
 
 
 @dataclass
@@ -98,7 +99,12 @@ def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) ->
         out.line = getattr(v, "line", line)
         return out
     if isinstance(v, LMap):
-        m = LMap((k, _sub(ctx, x, env, v.line_of(k), where)) for k, x in v.items())
+        # nested 'layers'/'branches' are substituted when their own entries expand (same env), not here:
+        # substituting them at every level made expansion quadratic in the nesting depth
+        m = LMap(
+            (k, x if k in _NESTED and isinstance(x, (list, LMap)) else _sub(ctx, x, env, v.line_of(k), where))
+            for k, x in v.items()
+        )
         m.line, m.key_lines = v.line, v.key_lines
         return m
     return v

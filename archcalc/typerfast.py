@@ -69,7 +69,7 @@ def install() -> None:
     @dataclass(frozen=True)
     class PlainParam(base):  # type: ignore[misc, valid-type]
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            ann = self.annotation
+            ann: Any = self.annotation
             try:
                 if get_origin(ann) is list:
                     return [_one(get_args(ann)[0], v) for v in value]
@@ -85,4 +85,4 @@ def install() -> None:
         return original(descriptor)
 
     build.archcalc_fast = True  # type: ignore[attr-defined]
-    core.build_runtime_param = build
+    setattr(core, "build_runtime_param", build)  # noqa: B010  (typer does not export the name)

@@ -105,3 +105,27 @@ def test_unknown_param_names_the_layer() -> None:
     err = _refused(doc)
     assert err.layer == "c1"
     assert err.message.startswith("unknown parameter '$widht'")
+
+
+# fuzz, long run (7 of 7 failures): batch norm without running stats normalises with the batch's own
+# statistics, so torch refuses N*H*W == 1 ('Expected more than 1 value per channel when training').
+# That depends on the batch, which archcalc does not model (all counts are per sample): archcalc
+# accepts the layer, and the torch reference runs with batch 2.
+BN_NO_STATS_1X1 = {
+    "name": "fuzz",
+    "input": [5, 1, 1],
+    "layers": [{"name": "l0", "op": "batchnorm2d", "affine": False, "track_running_stats": False}],
+}
+
+
+def test_batchnorm_without_stats_on_1x1_is_a_batch_matter() -> None:
+    rep = calc(BN_NO_STATS_1X1)
+    assert rep["l0"].output_shape == (5, 1, 1)
+    assert rep["l0"].counts.params == 0 and rep["l0"].counts.buffers == 0  # affine off, no running stats
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    bn = nn.BatchNorm2d(5, affine=False, track_running_stats=False).eval()
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        bn(torch.zeros(1, 5, 1, 1))
+    assert tuple(bn(torch.zeros(2, 5, 1, 1)).shape[1:]) == (5, 1, 1)

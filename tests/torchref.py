@@ -114,12 +114,13 @@ CPU_CHECK_NUMEL = 1 << 15  # inputs this small also run on the CPU kernels, whos
 
 
 def _call(e: dict[str, Any], x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, int]:
+    """The module for entry ``e``, its output, and its MACs per sample (FlopCounterMode FLOPs / 2 / N)."""
     with torch.device(x.device):
         mod = make_module(e, x.shape[1] if x.dim() > 1 else 0, x.shape[-1])
     mod.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         y = mod(x)
-    return mod, y, fc.get_total_flops() // 2
+    return mod, y, fc.get_total_flops() // (2 * x.shape[0])
 
 
 def _meta_gaps(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> None:
@@ -153,8 +154,8 @@ def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.
     try:
         mod, y, macs = _call(e, x)
         if x.numel() <= CPU_CHECK_NUMEL:
-            try:  # batch 2: batch norm without running stats refuses a single value per channel
-                _call(e, torch.zeros((2, *x.shape[1:])))
+            try:
+                _call(e, torch.zeros(x.shape))
             except (RuntimeError, ValueError):
                 run.notes.append("meta accepted what the CPU kernel refused")
                 raise
@@ -190,11 +191,14 @@ def _seq(run: RefRun, entries: list[dict[str, Any]], prefix: str, x: torch.Tenso
     return x
 
 
+BATCH = 2  # batch norm without running stats refuses N*H*W == 1; archcalc counts per sample, any batch
+
+
 def reference(input_shape: list[int], layers: list[dict[str, Any]], device: str = "meta") -> RefRun:
     """Run the entries through torch; stop at the first entry torch refuses and say which."""
     run = RefRun()
     try:
-        _seq(run, layers, "", torch.zeros((1, *input_shape), device=device))
+        _seq(run, layers, "", torch.zeros((BATCH, *input_shape), device=device))
     except _Refused as err:
         run.error_at, run.error = err.path, str(err)
     return run

@@ -50,7 +50,9 @@ def to_text(g: Grid) -> str:
     widths = [max(len(r[i]) if i < len(r) else 0 for r in every) for i in range(len(header))]
 
     def line(row: list[str]) -> str:
-        parts = [(c.rjust(w) if i in numeric else c.ljust(w)) for i, (c, w) in enumerate(zip(row, widths, strict=False))]
+        parts = [
+            (c.rjust(w) if i in numeric else c.ljust(w)) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
         return ("  " + "   ".join(parts)).rstrip()
 
     width = 2 + sum(widths) + 3 * (len(widths) - 1)

@@ -6,9 +6,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from archcalc.render.tabular import Grid
-
 from archcalc.render.plaintext import BAR_WIDTH, share_bar  # noqa: F401  (re-exported)
+from archcalc.render.tabular import Grid
 
 _BAR_STYLES = ("cyan", "magenta", "green", "yellow")
 

@@ -89,7 +89,7 @@ def layer_grid(report: Report, depth: int | None = None) -> Grid:
     footer = ["total", "", "", shape_text(report.output_shape), n(t.params), n(t.connections), n(t.macs)]
     caption = (
         f"input {shape_text(report.input)} | params {n(t.params)} (trainable {n(t.trainable_params)}, "
-        f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (FLOPs = 2 x MACs = {n(t.flops)}) | "
+        f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (2 x MACs = {n(t.flops)}) | "
         f"activations {n(t.activations)}"
     )
     grid = Grid(f"{report.model}: {report.title}", LAYER_COLUMNS, rows, {4, 5, 6}, footer, depths, bold, caption)
