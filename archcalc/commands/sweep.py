@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated
 
 import typer
 
-from archcalc.commands.common import SetOpt, SpecArg, emit
-
-
-class SweepFmt(str, Enum):
-    rich = "rich"
-    csv = "csv"
-    json = "json"
+from archcalc.commands.common import Fmt, FmtOpt, SetOpt, SpecArg, emit
 
 
 def _progress(total: int):  # type: ignore[no-untyped-def]
@@ -33,7 +26,7 @@ def register(app: typer.Typer) -> None:
         spec: SpecArg,
         input: Annotated[str, typer.Option("--input", "-i", help="square sides START:STOP:STEP, e.g. 32:1024:32")],
         set: SetOpt = None,
-        fmt: Annotated[SweepFmt, typer.Option("--format", "-f", help="output format")] = SweepFmt.rich,
+        fmt: FmtOpt = Fmt.rich,
         plot: Annotated[str | None, typer.Option(help="write a plot: out.png or out.svg")] = None,
         dtype: Annotated[str, typer.Option(help="float32, float16, bfloat16 or int8")] = "float32",
         batch: Annotated[int, typer.Option(help="batch size for the memory columns")] = 1,
@@ -75,19 +68,17 @@ def register(app: typer.Typer) -> None:
                 shape_text(p.output) if p.output is not None else "refused",
                 n(p.macs),
                 n(p.activations),
-                human(p.inference_bytes) if fmt is SweepFmt.rich else str(p.inference_bytes),
-                human(p.training_adam_bytes) if fmt is SweepFmt.rich else str(p.training_adam_bytes),
+                human(p.inference_bytes) if fmt is Fmt.rich else str(p.inference_bytes),
+                human(p.training_adam_bytes) if fmt is Fmt.rich else str(p.training_adam_bytes),
                 p.error,
             ]
             for p in points
         ]
         cols = ["input", "output", "MACs", "activations", "inference bytes", "training bytes (Adam)", "error"]
         grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
-        from archcalc.commands.common import Fmt
-
         emit(
             grid,
-            Fmt(fmt.value),
+            fmt,
             {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
         )
 
