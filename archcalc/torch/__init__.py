@@ -43,7 +43,7 @@ def build_with_report(
     root, report = resolve(spec_or_path, input, sets)
     by_path = {r.path: r for r in report.records}
     pools = _unpool_sources(root) | (_ops(root, "maxpool2d") if switches else set())
-    ctx = BuildCtx(env=M.Env(), switch_pools=pools)
+    ctx = BuildCtx(env=M.Env(), switch_pools=pools, referenced=_referenced(root))
     body = _container(root, by_path, ctx)
     assert isinstance(body, M.Seq)
     return M.SpecNet(body, ctx.env, report.model), report
@@ -54,6 +54,10 @@ def _unpool_sources(node: Node) -> set[str]:
     for child in node.children:
         out |= _unpool_sources(child)
     return out
+
+
+def _referenced(node: Node) -> set[str]:
+    return set(node.sources or ()).union(*(_referenced(c) for c in node.children))
 
 
 def _ops(node: Node, op: str) -> set[str]:
@@ -70,9 +74,10 @@ def _container(node: Node, by_path: dict[str, Any], ctx: BuildCtx) -> nn.Module:
     if node.kind == "parallel":
         branches = {b.name: _container(b, by_path, ctx) for b in node.children}
         return M.Parallel(branches, node.merge)
-    steps = [M.Step(c.name, c.path, tuple(c.sources or ()), c.side) for c in node.children]
+    keep = ctx.referenced
+    steps = [M.Step(c.name, c.path, tuple(c.sources or ()), c.side, c.path in keep) for c in node.children]
     children = [_module(c, by_path, ctx) for c in node.children]
-    return M.Seq(node.path, ctx.env, steps, children, node.feed == "dense")
+    return M.Seq(node.path, ctx.env, steps, children, node.feed == "dense", f"{node.path}@in" in keep)
 
 
 from archcalc.torch.deconv import DeconvNet, build_deconv  # noqa: E402  (it uses build_with_report)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ from archcalc.torch import modules as M
 class BuildCtx:
     env: M.Env
     switch_pools: set[str]
+    referenced: set[str] = field(default_factory=set)  # outputs some later entry reads by path
 
 
 Builder = Callable[[dict[str, Any], Record, BuildCtx], nn.Module]

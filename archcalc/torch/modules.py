@@ -29,32 +29,38 @@ class Step:
     path: str
     sources: tuple[str, ...]
     side: bool
+    keep: bool = True  # a later entry reads this output by path; others are freed as soon as possible
 
 
 class Seq(nn.Module):
     """A sequence whose entries may read earlier outputs by path (``from``)."""
 
-    def __init__(self, path: str, env: Env, steps: list[Step], children: list[nn.Module], dense: bool) -> None:
+    def __init__(
+        self, path: str, env: Env, steps: list[Step], children: list[nn.Module], dense: bool, keep_input: bool = True
+    ) -> None:
         super().__init__()
-        self.path, self.env, self.steps, self.dense = path, env, steps, dense
+        self.path, self.env, self.steps, self.dense, self.keep_input = path, env, steps, dense, keep_input
         for step, child in zip(steps, children, strict=True):
             self.add_module(step.name, child)
 
     def forward(self, x: Tensor) -> Tensor:
         values = self.env.values
-        values[f"{self.path}@in"] = x
+        if self.keep_input:
+            values[f"{self.path}@in"] = x
         if self.dense:
             feats = [x]
             for step in self.steps:
                 out = self._modules[step.name](torch.cat(feats, 1))  # type: ignore[misc]
-                values[step.path] = out
+                if step.keep:
+                    values[step.path] = out
                 feats.append(out)
             return torch.cat(feats, 1)
         prev = x
         for step in self.steps:
             inputs = [values[s] for s in step.sources] if step.sources else [prev]
             out = self._modules[step.name](*inputs)  # type: ignore[misc]
-            values[step.path] = out
+            if step.keep:
+                values[step.path] = out
             if step.side:
                 self.env.sides.append(out)
             else:
@@ -89,7 +95,7 @@ class SpecNet(nn.Module):
         self.env, self.spec_name = env, name
         for child_name, child in body.named_children():
             self.add_module(child_name, child)
-        self.steps, self.dense = body.steps, body.dense
+        self.steps, self.dense, self.keep_input = body.steps, body.dense, body.keep_input
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
         self.env.clear()
