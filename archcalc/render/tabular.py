@@ -45,7 +45,7 @@ def n(value: int) -> str:
     return f"{value:,}"
 
 
-LAYER_COLUMNS = ["layer", "op", "kernel/stride/pad", "output", "params", "connections", "MACs"]
+LAYER_COLUMNS = ("layer", "op", "kernel/stride/pad", "output", "params", "connections", "MACs")
 
 
 def layer_grid(report: Report, depth: int | None = None) -> Grid:
@@ -92,7 +92,7 @@ def layer_grid(report: Report, depth: int | None = None) -> Grid:
         f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (2 x MACs = {n(t.flops)}) | "
         f"activations {n(t.activations)}"
     )
-    grid = Grid(f"{report.model}: {report.title}", LAYER_COLUMNS, rows, {4, 5, 6}, footer, depths, bold, caption)
+    grid = Grid(f"{report.model}: {report.title}", list(LAYER_COLUMNS), rows, {4, 5, 6}, footer, depths, bold, caption)
     grid.bars = bars
     return grid
 
