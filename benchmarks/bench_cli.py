@@ -138,7 +138,10 @@ def misc(runs: int) -> list[str]:
         ("archcalc --help (start-up)", [py, "-m", "archcalc", "--help"]),
         ("python -c pass (interpreter alone)", [py, "-c", "pass"]),
         ("archcalc table resnet152 --format csv", [py, "-m", "archcalc", "table", "resnet152", "-f", "csv"]),
-        ("archcalc sweep resnet50, 1,000 sizes 32..32000", [py, "-m", "archcalc", "sweep", "resnet50", "--input", "32:32000:32", "-f", "csv"]),  # fmt: skip
+        (
+            "archcalc sweep resnet50, 1,000 sizes 32..32000",
+            [py, "-m", "archcalc", "sweep", "resnet50", "--input", "32:32000:32", "-f", "csv"],
+        ),
     ]:
         t = timed(argv, runs)
         rows.append(f"| `{label}` | {t:.3f} s |" if t is not None else f"| `{label}` | failed |")
@@ -153,8 +156,8 @@ def main() -> None:
     args = ap.parse_args()
     parts = [f"Machine: {machine()}", "", f"Whole processes, median of {args.runs} (fvcore {args.fvcore_runs}):", ""]
     parts += cli_table(args.runs, args.fvcore_runs)
-    parts += ["", f"Start-up and sweep, median of {args.runs}:", ""] + misc(args.runs)
-    parts += ["", "In-process analyze(), median of 21:", ""] + in_process(21)
+    parts += ["", f"Start-up and sweep, median of {args.runs}:", "", *misc(args.runs)]
+    parts += ["", "In-process analyze(), median of 21:", "", *in_process(21)]
     text = "\n".join(parts) + "\n"
     print(text)
     if args.out:
