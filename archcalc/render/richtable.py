@@ -6,7 +6,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from archcalc.render.plaintext import BAR_WIDTH, share_bar  # noqa: F401  (re-exported)
+from archcalc.render.plaintext import BAR_WIDTH, cells, share_bar  # noqa: F401  (re-exported)
 from archcalc.render.tabular import Grid
 
 _BAR_STYLES = ("cyan", "magenta", "green", "yellow")
@@ -22,20 +22,18 @@ def to_rich(g: Grid) -> Table:
     table = Table(title=g.title, caption=g.caption or None, box=box.SIMPLE_HEAD, show_footer=bool(g.footer))
     for i, col in enumerate(g.columns):
         footer = g.footer[i] if g.footer else ""
-        justify = "right" if i in g.numeric else "left"
-        table.add_column(col, footer=footer, justify=justify, no_wrap=i == 0 or g.one_line, max_width=_cap(g, i))
-    series = list(g.bars.items()) if g.bar_columns else []
-    totals = [sum(v for v in values if v) for _, values in series]
-    for k, (name, _) in enumerate(series):
+        table.add_column(
+            col,
+            footer=footer,
+            justify="right" if i in g.numeric else "left",
+            no_wrap=i == 0 or g.one_line,
+            max_width=_cap(g, i),
+        )
+    _, rows, _ = cells(g)  # the same body rows (indent, share bars) as the plain-text layout
+    for k, (name, _) in enumerate(g.bars.items() if g.bar_columns else []):
         table.add_column(f"{name} share", no_wrap=True, style=_BAR_STYLES[k % len(_BAR_STYLES)])
-    for r, row in enumerate(g.rows):
-        cells = list(row)
-        if g.depths:
-            cells[0] = "  " * max(g.depths[r], 0) + cells[0]
-        for (_, values), total in zip(series, totals, strict=True):
-            v = values[r] if r < len(values) else None
-            cells.append(share_bar(v, total) if v is not None else "")
-        table.add_row(*cells, style="bold" if r in g.bold else None)
+    for r, row in enumerate(rows):
+        table.add_row(*row, style="bold" if r in g.bold else None)
     return table
 
 
