@@ -20,6 +20,12 @@ class Run:
     records: list[Record] = field(default_factory=list)
     env: dict[str, Shape] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
+    # the block records still open, innermost last: each layer adds its counts to the innermost one only
+    # and a block adds its subtotal to its parent when it closes, so subtotals cost O(n), not O(n x depth)
+    open: list[Record] = field(default_factory=list)
+    top: Record | None = None  # the root's block record (not listed in records)
+    # (node.key, input shapes) -> (output shape, counts, summary): repeated blocks repeat identical layers
+    done: dict[tuple[Any, ...], tuple[Shape, tuple[int, ...], str]] = field(default_factory=dict)
 
     def fail(self, err: ArchcalcError, node: Node) -> ArchcalcError:
         return err.located(file=self.spec.file, line=node.line, layer=node.path)
@@ -47,10 +53,8 @@ def resolve(
     run = Run(spec)
     run.env["@in"] = shape
     out = _seq(run, root, [shape], -1)
-    totals = Counts()
-    for r in run.records:
-        if r.kind == "layer":
-            totals.add(r.counts)
+    assert run.top is not None  # _seq made the root's record
+    totals = run.top.counts  # the root's subtotal: the sum over every layer record
     main = root.children[-1].path if root.children else "@in"
     del out
     return root, Report(
@@ -86,24 +90,26 @@ def _block_record(run: Run, node: Node, x: Shape, depth: int) -> Record:
     )
     if depth >= 0:
         run.records.append(rec)
+    elif run.top is None:
+        run.top = rec
+    run.open.append(rec)
     return rec
 
 
-def _close(run: Run, rec: Record, start: int, out: Shape) -> Shape:
+def _close(run: Run, rec: Record, out: Shape) -> Shape:
     rec.output_shape = out
-    for r in run.records[start:]:
-        if r.kind == "layer":
-            rec.counts.add(r.counts)
+    run.open.pop()
+    if run.open:
+        run.open[-1].counts.add(rec.counts)
     return out
 
 
 def _seq(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
     x = xs[0]
     rec = _block_record(run, node, x, depth)
-    start = len(run.records)
     run.env[f"{node.path}@in"] = x
     if node.feed == "dense":
-        return _close(run, rec, start, _dense(run, node, x, depth, rec))
+        return _close(run, rec, _dense(run, node, x, depth, rec))
     prev = x
     for child in node.children:
         out = _run(run, child, _inputs(run, child, prev), depth + 1)
@@ -112,15 +118,21 @@ def _seq(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
             run.outputs.append(child.path)
         else:
             prev = out
-    return _close(run, rec, start, prev)
+    return _close(run, rec, prev)
 
 
 def _dense(run: Run, node: Node, x: Shape, depth: int, rec: Record) -> Shape:
     """Dense feed: copy i reads concat(input, out_0..out_{i-1}); the output concatenates all."""
     feats = [x]
+    channels = x[0] if x else 0
     for child in node.children:
-        inp = _merge(run, node, "concat", feats)
+        # the concat of feats so far, kept incrementally: merge_concat over the whole list made a dense
+        # block quadratic; a mismatch still goes through _merge, for its error message
+        last = feats[-1]
+        ok = len(last) == len(x) > 0 and last[1:] == x[1:]
+        inp = (channels, *x[1:]) if ok else _merge(run, node, "concat", feats)
         out = _run(run, child, [inp], depth + 1)
+        channels += out[0] if out else 0
         run.env[child.path] = out
         feats.append(out)
     rec.merged = feats
@@ -129,7 +141,6 @@ def _dense(run: Run, node: Node, x: Shape, depth: int, rec: Record) -> Shape:
 
 def _parallel(run: Run, node: Node, x: Shape, depth: int) -> Shape:
     rec = _block_record(run, node, x, depth)
-    start = len(run.records)
     run.env[f"{node.path}@in"] = x
     outs = []
     for branch in node.children:
@@ -137,7 +148,7 @@ def _parallel(run: Run, node: Node, x: Shape, depth: int) -> Shape:
         run.env[branch.path] = out
         outs.append(out)
     rec.merged = outs
-    return _close(run, rec, start, _merge(run, node, node.merge, outs))
+    return _close(run, rec, _merge(run, node, node.merge, outs))
 
 
 def _merge(run: Run, node: Node, how: str, shapes: list[Shape]) -> Shape:
@@ -150,6 +161,24 @@ def _merge(run: Run, node: Node, how: str, shapes: list[Shape]) -> Shape:
 
 def _op(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
     opdef = OPS[node.op]
+    memo = (node.key, *xs) if node.key is not None else None
+    hit = run.done.get(memo) if memo is not None else None
+    if hit is None:
+        hit = _rule(run, node, opdef, xs)
+        if memo is not None:
+            run.done[memo] = hit
+    shape, values, summary = hit
+    counts = Counts(*values)
+    run.open[-1].counts.add(counts)
+    inp: Shape | list[Shape] = list(xs) if opdef.many_inputs else xs[0]
+    run.records.append(
+        Record(node.path, node.name, node.op, "layer", depth, node.line, inp, shape, counts, summary, node.args)
+    )
+    return shape
+
+
+def _rule(run: Run, node: Node, opdef: Any, xs: list[Shape]) -> tuple[Shape, tuple[int, ...], str]:
+    """Run the op's rule: output shape, the Counts values in field order, and the summary."""
     if opdef.many_inputs and len(xs) < 2:
         raise run.fail(ArchcalcError(f"{node.op} needs 'from' with two or more layers"), node)
     if not opdef.many_inputs and len(xs) != 1:
@@ -162,31 +191,9 @@ def _op(run: Run, node: Node, xs: list[Shape], depth: int) -> Shape:
         raise run.fail(err, node) from None
     shape = tuple(int(d) for d in res.shape)
     params = int(res.params)
-    counts = Counts(
-        params=params,
-        trainable_params=params if res.trainable is None else int(res.trainable),
-        buffers=int(res.buffers),
-        connections=int(res.connections),
-        macs=int(res.macs),
-        activations=prod(shape),
-    )
-    inp: Shape | list[Shape] = list(xs) if opdef.many_inputs else xs[0]
-    run.records.append(
-        Record(
-            node.path,
-            node.name,
-            node.op,
-            "layer",
-            depth,
-            node.line,
-            inp,
-            shape,
-            counts,
-            opdef.summary(node.args),
-            node.args,
-        )
-    )
-    return shape
+    trainable = params if res.trainable is None else int(res.trainable)
+    values = (params, trainable, int(res.buffers), int(res.connections), int(res.macs), prod(shape))
+    return shape, values, opdef.summary(node.args)
 
 
 def _check_switches(run: Run, node: Node, x: Shape) -> None:

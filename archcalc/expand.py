@@ -8,8 +8,6 @@ No shapes are computed here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +54,9 @@ class Node:
     merge: str = ""  # parallel: concat | add
     feed: str = "chain"  # seq: chain | dense
     block: str = ""
+    # op nodes: a hashable key of the op and its raw argument values; nodes with equal keys have equal
+    # args, so the calculator may reuse a rule's result for the same input (None: never reuse)
+    key: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -65,17 +66,35 @@ class Ctx:
     scopes: list[dict[str, str]]
     paths: set[str]
     depth: int = 0
+    # Per-expansion memos, never shared between calls (nothing can go stale). Keys holding id() of an
+    # object keep that object alive in the value, so an id is never reused while the memo exists.
+    refs: dict[int, tuple[Any, tuple[str, ...] | None]] = field(default_factory=dict)  # _refs
+    subs: dict[tuple[int, ...], tuple[Any, ...]] = field(default_factory=dict)  # _sub: (source, env values)
+    statics: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict)  # _entry's checks
+    keys: dict[int, tuple[LMap, Any, dict[str, Any]]] = field(default_factory=dict)  # _op: entry -> key, args
+    checked: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # typed key -> args
+    bodies: dict[str, LMap] = field(default_factory=dict)  # _block: block name -> body without params
 
     def fail(self, msg: str, line: int | None, layer: str | None = None) -> ArchcalcError:
         return ArchcalcError(msg, file=self.spec.file, line=line, layer=layer)
 
-    @contextmanager
-    def scope(self, path: str) -> Iterator[None]:
-        self.scopes.append({"input": f"{path}@in"})
-        try:
-            yield
-        finally:
-            self.scopes.pop()
+    def scope(self, path: str) -> _Scope:
+        return _Scope(self.scopes, path)
+
+
+class _Scope:
+    """A name scope for 'from' references (a class: contextmanager's generator was a hot spot)."""
+
+    __slots__ = ("path", "scopes")
+
+    def __init__(self, scopes: list[dict[str, str]], path: str) -> None:
+        self.scopes, self.path = scopes, path
+
+    def __enter__(self) -> None:
+        self.scopes.append({"input": f"{self.path}@in"})
+
+    def __exit__(self, *exc: object) -> None:
+        self.scopes.pop()
 
 
 def expand(spec: Spec, params: dict[str, Any]) -> Node:
@@ -94,20 +113,62 @@ def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) ->
             return env[key]
         known = ", ".join(f"${k}" for k in sorted(env)) or "none"
         raise ctx.fail(f"unknown parameter '{v}' (known: {known}); only whole-value '$name' is allowed", line, where)
+    if type(v) in (LList, LMap):
+        refs = _refs(ctx, v)
+        if refs is not None:
+            if not refs:
+                return v  # nothing to substitute: the source is only read from here on, so share it
+            if all(r in env for r in refs):
+                # the same source with the same env objects substitutes to an equal copy: share one
+                vals = tuple(env[r] for r in refs)
+                memo = (id(v), *map(id, vals))
+                hit = ctx.subs.get(memo)
+                if hit is None:
+                    hit = ctx.subs[memo] = (_copy(ctx, v, env, line, where), v, vals)
+                return hit[0]
+    return _copy(ctx, v, env, line, where)
+
+
+def _copy(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
     if isinstance(v, list):
         out = LList(_sub(ctx, x, env, line, where) for x in v)
         out.line = getattr(v, "line", line)
         return out
     if isinstance(v, LMap):
-        # nested 'layers'/'branches' are substituted when their own entries expand (same env), not here:
-        # substituting them at every level made expansion quadratic in the nesting depth
-        m = LMap(
-            (k, x if k in _NESTED and isinstance(x, (list, LMap)) else _sub(ctx, x, env, v.line_of(k), where))
-            for k, x in v.items()
-        )
+        m = LMap.__new__(LMap)  # line and key_lines are set below, so LMap.__init__ is skipped
+        for k, x in v.items():
+            # nested 'layers'/'branches' are substituted when their own entries expand (same env), not here:
+            # substituting them at every level made expansion quadratic in the nesting depth.
+            # Other scalars than '$' strings come back unchanged, so they skip the call.
+            if (isinstance(x, (list, LMap)) and k not in _NESTED) or (isinstance(x, str) and x[:1] == "$"):
+                x = _sub(ctx, x, env, v.line_of(k), where)
+            m[k] = x
         m.line, m.key_lines = v.line, v.key_lines
         return m
     return v
+
+
+def _refs(ctx: Ctx, v: LList | LMap) -> tuple[str, ...] | None:
+    """The '$' names _sub would replace in v, in order; None if it holds other containers than LList/LMap."""
+    hit = ctx.refs.get(id(v))
+    if hit is not None:
+        return hit[1]
+    pairs = v.items() if isinstance(v, LMap) else ((None, x) for x in v)
+    out: list[str] = []
+    refs: tuple[str, ...] | None = None
+    for k, x in pairs:
+        if isinstance(x, str) and x.startswith("$"):
+            out.append(x[1:])
+        elif isinstance(x, (list, LMap)) and k not in _NESTED:
+            # nested layers/branches are not substituted here (see _sub), so they never count
+            inner = _refs(ctx, x) if isinstance(x, (LList, LMap)) and type(x) in (LList, LMap) else None
+            if inner is None:
+                break
+            out.extend(inner)
+    else:
+        refs = tuple(out)
+    ctx.refs[id(v)] = (v, refs)
+    return refs
 
 
 def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Node]:
@@ -145,6 +206,36 @@ def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
 
 
 def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
+    # name, kind, when and side depend on the entry alone; a shared (substituted) entry checks them once
+    hit = ctx.statics.get((id(e), index))
+    if hit is not None:
+        _, name, kind, when, side = hit
+        path = f"{prefix}.{name}" if prefix else name
+    else:
+        name, path, kind, when = _statics(ctx, e, prefix, index)
+        side = None
+    if not when:
+        ctx.statics[(id(e), index)] = (e, name, kind, when, False)
+        return None
+    if name in ctx.scopes[-1]:
+        raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
+    sources = _sources(ctx, e, path)
+    if "repeat" in e:
+        node = _repeat(ctx, e, path, name, kind, env)
+    else:
+        node = _single(ctx, e, path, name, kind, env, e.get("args", {}))
+    node.sources = sources
+    if side is None:
+        node.side = _flag(ctx, e, "side", path)
+        ctx.statics[(id(e), index)] = (e, name, kind, when, node.side)
+    else:
+        node.side = side
+    ctx.scopes[-1][name] = path
+    ctx.paths.add(path)
+    return node
+
+
+def _statics(ctx: Ctx, e: LMap, prefix: str, index: str) -> tuple[str, str, str, bool]:
     name = e.get("name", index)
     if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
         raise ctx.fail(
@@ -156,20 +247,7 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> N
     when = e.get("when", True)
     if not isinstance(when, bool):
         raise ctx.fail(f"'when' must be true or false (a $param), got {when!r}", e.line_of("when"), path)
-    if not when:
-        return None
-    if name in ctx.scopes[-1]:
-        raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
-    sources = _sources(ctx, e, path)
-    if "repeat" in e:
-        node = _repeat(ctx, e, path, name, kind, env)
-    else:
-        node = _single(ctx, e, path, name, kind, env, e.get("args", {}))
-    node.sources = sources
-    node.side = _flag(ctx, e, "side", path)
-    ctx.scopes[-1][name] = path
-    ctx.paths.add(path)
-    return node
+    return name, path, kind, when
 
 
 def _flag(ctx: Ctx, e: LMap, key: str, path: str) -> bool:
@@ -300,7 +378,10 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
                 f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path
             )
         env[key] = args.get(key, default)
-    body = _sub(ctx, LMap({k: v for k, v in block.items() if k != "params"}), env, block.line, path)
+    src = ctx.bodies.get(bname)  # one source per block, so _sub can share equal substitutions
+    if src is None:
+        src = ctx.bodies[bname] = LMap({k: v for k, v in block.items() if k != "params"})
+    body = _sub(ctx, src, env, block.line, path)
     body.line, body.key_lines = block.line, block.key_lines
     kind = "branches" if "branches" in body else "layers"
     if kind not in body:
@@ -310,8 +391,45 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     return node
 
 
+_NOT_ARGS = ("op", "name", "from", "when", "side", "doc", "repeat", "first", "feed")
+
+
+def _typed(v: Any) -> Any:
+    """A hashable key for a raw YAML value that keeps its type (1, 1.0 and true check differently)."""
+    if type(v) in (int, bool, str) or v is None:
+        return (type(v), v)
+    if type(v) is float:
+        return (float, repr(v))  # repr: -0.0 and nan compare unlike their checked values
+    if type(v) in (list, LList):
+        return (type(v), tuple(_typed(x) for x in v))
+    raise TypeError  # anything else is validated afresh
+
+
 def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
     op = e["op"]
+    known = ctx.keys.get(id(e))
+    if known is not None:  # this very entry was validated before (a shared substitution)
+        key, args = known[1], dict(known[2])
+    else:
+        try:
+            key = (_typed(op), *((k, _typed(v)) for k, v in e.items() if k not in _NOT_ARGS))
+        except TypeError:
+            key = None
+        hit = ctx.checked.get(key) if key is not None else None
+        if hit is not None:
+            args = dict(hit)
+        else:
+            args = _check_args(ctx, e, path, op)
+            if key is not None:
+                ctx.checked[key] = dict(args)  # validation is a pure function of op and raw values
+        ctx.keys[id(e)] = (e, key, dict(args))
+    if op == "max_unpool2d":  # the switches come from an earlier pool, by name
+        args["pool"] = _resolve(ctx, args["pool"], e.line_of("pool"), path)
+        key = None  # its args name a path, which differs per instance
+    return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args, key=key)
+
+
+def _check_args(ctx: Ctx, e: LMap, path: str, op: Any) -> dict[str, Any]:
     opdef = OPS.get(op) if isinstance(op, str) else None
     if opdef is None:
         raise ctx.fail(f"unknown op {op!r}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"), path)
@@ -336,6 +454,4 @@ def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
             if arg.default is REQUIRED:
                 raise ctx.fail(f"{op} needs argument '{key}'", e.line, path)
             args[key] = arg.type.check(arg.default) if arg.default is not None else None
-    if op == "max_unpool2d":  # the switches come from an earlier pool, by name
-        args["pool"] = _resolve(ctx, args["pool"], e.line_of("pool"), path)
-    return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args)
+    return args
