@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.argtypes import REQUIRED, ArgError, pos_int
+from archcalc.argtypes import ArgError, pos_int
 from archcalc.errors import ArchcalcError
-from archcalc.ops import OPS
+from archcalc.opargs import NOT_ARGS, check_op_args, typed_key
 from archcalc.spec import NAME_RE, Spec
 from archcalc.yamlio import LList, LMap
 
@@ -365,7 +365,7 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
             raise ctx.fail(f"unknown key '{key}' in block '{bname}'", block.line_of(key), path)
     declared = block.get("params", {}) or {}
     env = dict(ctx.params)
-    for key, value in args.items():
+    for key in args:
         if key not in declared:
             raise ctx.fail(
                 f"block '{bname}' has no parameter '{key}' (it has: {', '.join(declared) or 'none'})",
@@ -391,20 +391,6 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     return node
 
 
-_NOT_ARGS = ("op", "name", "from", "when", "side", "doc", "repeat", "first", "feed")
-
-
-def _typed(v: Any) -> Any:
-    """A hashable key for a raw YAML value that keeps its type (1, 1.0 and true check differently)."""
-    if type(v) in (int, bool, str) or v is None:
-        return (type(v), v)
-    if type(v) is float:
-        return (float, repr(v))  # repr: -0.0 and nan compare unlike their checked values
-    if type(v) in (list, LList):
-        return (type(v), tuple(_typed(x) for x in v))
-    raise TypeError  # anything else is validated afresh
-
-
 def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
     op = e["op"]
     known = ctx.keys.get(id(e))
@@ -412,14 +398,14 @@ def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
         key, args = known[1], dict(known[2])
     else:
         try:
-            key = (_typed(op), *((k, _typed(v)) for k, v in e.items() if k not in _NOT_ARGS))
+            key = (typed_key(op), *((k, typed_key(v)) for k, v in e.items() if k not in NOT_ARGS))
         except TypeError:
             key = None
         hit = ctx.checked.get(key) if key is not None else None
         if hit is not None:
             args = dict(hit)
         else:
-            args = _check_args(ctx, e, path, op)
+            args = check_op_args(e, op, ENTRY_KEYS, lambda msg, line: ctx.fail(msg, line, path))
             if key is not None:
                 ctx.checked[key] = dict(args)  # validation is a pure function of op and raw values
         ctx.keys[id(e)] = (e, key, dict(args))
@@ -427,31 +413,3 @@ def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
         args["pool"] = _resolve(ctx, args["pool"], e.line_of("pool"), path)
         key = None  # its args name a path, which differs per instance
     return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args, key=key)
-
-
-def _check_args(ctx: Ctx, e: LMap, path: str, op: Any) -> dict[str, Any]:
-    opdef = OPS.get(op) if isinstance(op, str) else None
-    if opdef is None:
-        raise ctx.fail(f"unknown op {op!r}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"), path)
-    args: dict[str, Any] = {}
-    for key, value in e.items():
-        if key in ENTRY_KEYS and key not in ("op",):
-            if key in ("name", "from", "when", "side", "doc", "repeat", "first", "feed"):
-                continue
-            raise ctx.fail(f"key '{key}' does not apply to an op entry", e.line_of(key), path)
-        if key == "op":
-            continue
-        arg = opdef.args.get(key)
-        if arg is None:
-            expected = ", ".join(opdef.args) or "none"
-            raise ctx.fail(f"unknown argument '{key}' for {op} (expected: {expected})", e.line_of(key), path)
-        try:
-            args[key] = None if value is None and arg.default is None else arg.type.check(value)
-        except ArgError as err:
-            raise ctx.fail(f"{op} argument '{key}': {err}", e.line_of(key), path) from None
-    for key, arg in opdef.args.items():
-        if key not in args:
-            if arg.default is REQUIRED:
-                raise ctx.fail(f"{op} needs argument '{key}'", e.line, path)
-            args[key] = arg.type.check(arg.default) if arg.default is not None else None
-    return args
