@@ -14,6 +14,7 @@ from typing import Any
 from archcalc.argtypes import ArgError, pos_int
 from archcalc.errors import ArchcalcError
 from archcalc.opargs import NOT_ARGS, check_op_args, typed_key
+from archcalc.ops import OPS
 from archcalc.spec import NAME_RE, Spec
 from archcalc.yamlio import LList, LMap
 
@@ -409,7 +410,7 @@ def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
             if key is not None:
                 ctx.checked[key] = dict(args)  # validation is a pure function of op and raw values
         ctx.keys[id(e)] = (e, key, dict(args))
-    if op == "max_unpool2d":  # the switches come from an earlier pool, by name
-        args["pool"] = _resolve(ctx, args["pool"], e.line_of("pool"), path)
+    for ref in OPS[op].refs:  # e.g. an unpool's switches come from an earlier pool, by name
+        args[ref] = _resolve(ctx, args[ref], e.line_of(ref), path)
         key = None  # its args name a path, which differs per instance
     return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args, key=key)

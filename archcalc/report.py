@@ -82,6 +82,8 @@ class Report:
     records: list[Record]
     outputs: list[str]
     totals: Counts = field(default_factory=Counts)
+    output_shape: Shape = ()  # the network output (the graph's output node), not the last record's
+    graph: Any = field(default=None, repr=False, compare=False)  # the archcalc.graph.Graph it was computed on
 
     @property
     def layers(self) -> list[Record]:
@@ -90,10 +92,6 @@ class Report:
     @property
     def blocks(self) -> list[Record]:
         return [r for r in self.records if r.kind == "block"]
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.records[-1].output_shape if self.records else self.input
 
     def __getitem__(self, path: str) -> Record:
         for r in self.records:

@@ -86,24 +86,38 @@ def lrn(a: Args, x: Shape, m: Any) -> Out:
     return Out(shape=x)
 
 
-def _same(op: str, doc: str, args: dict[str, Arg] | None = None) -> None:
+def _same(op: str, doc: str, args: dict[str, Arg] | None = None, **props: Any) -> None:
     def rule(a: Args, x: Shape, m: Any) -> Out:
         return Out(shape=x)
 
     rule.__doc__ = doc
-    register(op, args or {})(rule)
+    register(op, args or {}, **props)(rule)
 
 
-_same("relu", "torch.nn.ReLU, elementwise; no params, no MACs.", {"inplace": Arg(BOOL, False)})
-_same("sigmoid", "torch.nn.Sigmoid, elementwise.")
-_same("tanh", "torch.nn.Tanh, elementwise.")
-_same("scaled_tanh", "LeCun's squashing function f(a) = 1.7159*tanh(2a/3), elementwise; no params.")
+def _inplace(a: Args) -> bool:
+    return bool(a.get("inplace"))
+
+
+def _always(a: Args) -> bool:
+    return True
+
+
+_same(
+    "relu",
+    "torch.nn.ReLU, elementwise; no params, no MACs.",
+    {"inplace": Arg(BOOL, False)},
+    pointwise=True,
+    alias=_inplace,
+)
+_same("sigmoid", "torch.nn.Sigmoid, elementwise.", pointwise=True)
+_same("tanh", "torch.nn.Tanh, elementwise.", pointwise=True)
+_same("scaled_tanh", "LeCun's squashing function f(a) = 1.7159*tanh(2a/3), elementwise; no params.", pointwise=True)
 _same("softmax", "torch.nn.Softmax over dim (default 1: channels/features).", {"dim": Arg(INT, 1)})
-_same("dropout", "torch.nn.Dropout; identity at inference.", {"p": Arg(PROB, 0.5)})
-_same("identity", "torch.nn.Identity.")
+_same("dropout", "torch.nn.Dropout; identity at inference.", {"p": Arg(PROB, 0.5)}, pointwise=True, alias=_always)
+_same("identity", "torch.nn.Identity.", pointwise=True, alias=_always)
 
 
-@register("flatten", {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)})
+@register("flatten", {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)}, alias=_always)
 def flatten(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.Flatten; dims count the batch as dim 0, so the default flattens C*H*W."""
     n = len(x) + 1

@@ -110,6 +110,7 @@ def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
         "output_size": Arg(POS_PAIR, None, doc="exact output H, W (e.g. the pool's input size)"),
     },
     summary=_pool_summary,
+    refs=("pool",),
 )
 def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.MaxUnpool2d: H_out = (H_in-1)*s - 2*p + k unless output_size is given.

@@ -37,16 +37,35 @@ class Out:
 
 
 Rule = Callable[[Args, Any, Any], Out]
+# (kit, validated args, the layer's record) -> nn.Module; the kit (archcalc.torch.builders.Kit) carries torch,
+# torch.nn, archcalc's own modules and the build context, so no op module imports torch
+Builder = Callable[[Any, Args, Any], Any]
+
+
+def _never(a: Args) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
 class OpDef:
+    """Everything about one op, declared once: arguments, rule, properties and torch builder.
+
+    The passes take their defaults from the properties: a ``pointwise`` op keeps the shape and the
+    receptive field and costs 0 in every convention (unless a convention has its own rule for it);
+    ``alias`` ops return their input's storage (views, in-place) and allocate nothing; ``refs`` are
+    arguments naming an earlier layer, which lowering turns into graph edges.
+    """
+
     name: str
     rule: Rule
     args: dict[str, Arg]
     doc: str
     many_inputs: bool = False  # merges take a list of shapes
     summary: Callable[[Args], str] = field(default=lambda a: "")
+    pointwise: bool = False
+    alias: Callable[[Args], bool] = _never
+    refs: tuple[str, ...] = ()
+    build: Builder | None = None
 
 
 OPS: dict[str, OpDef] = {}
@@ -58,14 +77,18 @@ def register(
     *,
     many_inputs: bool = False,
     summary: Callable[[Args], str] | None = None,
+    pointwise: bool = False,
+    alias: Callable[[Args], bool] = _never,
+    refs: tuple[str, ...] = (),
+    build: Builder | None = None,
 ) -> Callable[[Rule], Rule]:
-    """Register ``rule`` under ``name``; its docstring is the op's documentation."""
+    """Declare op ``name`` with ``rule``; the rule's docstring is the op's documentation."""
 
     def deco(rule: Rule) -> Rule:
         if name in OPS:
             raise RuntimeError(f"op '{name}' registered twice")
         doc = (rule.__doc__ or "").strip()
-        OPS[name] = OpDef(name, rule, args, doc, many_inputs, summary or (lambda a: ""))
+        OPS[name] = OpDef(name, rule, args, doc, many_inputs, summary or (lambda a: ""), pointwise, alias, refs, build)
         return rule
 
     return deco
