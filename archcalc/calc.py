@@ -82,8 +82,8 @@ def bus_shape(graph: Graph, node: GNode, env: Sequence[Shape | None], args: Sequ
     return merge_shape(graph, node, "concat", feats)  # type: ignore[arg-type]
 
 
-def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, tuple[int, ...], str]:
-    """Run a layer's op rule: its output shape, the Counts values in field order, and the summary."""
+def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, tuple[int, ...]]:
+    """Run a layer's op rule: its output shape and the Counts values in field order."""
     opdef = OPS[node.op]
     if opdef.many_inputs and len(xs) < 2:
         raise located(graph, node, ArchcalcError(f"{node.op} needs 'from' with two or more layers"))
@@ -97,7 +97,7 @@ def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, 
     params = int(res.params)
     trainable = params if res.trainable is None else int(res.trainable)
     values = (params, trainable, int(res.buffers), int(res.connections), int(res.macs), prod(shape))
-    return shape, values, opdef.summary(node.args)
+    return shape, values
 
 
 def check_refs(graph: Graph, node: GNode, x: Shape, env: Sequence[Shape | None]) -> None:
@@ -119,7 +119,7 @@ class ShapeProp(Interpreter[Shape]):
         self.records: list[Record] = []
         self.open: list[Record] = []  # innermost last: a layer adds to it, a closing scope adds to its parent
         self.top: Record | None = None
-        self.done: dict[tuple[Any, ...], tuple[Shape, tuple[int, ...], str]] = {}
+        self.done: dict[tuple[Any, ...], tuple[Shape, tuple[int, ...]]] = {}
 
     def enter(self, node: GNode, args: Sequence[Shape]) -> Shape:
         s = self.graph.scopes[node.scope]
@@ -158,12 +158,11 @@ class ShapeProp(Interpreter[Shape]):
             hit = rule_result(self.graph, node, args)
             if memo is not None:
                 self.done[memo] = hit
-        shape, values, summary = hit
+        shape, values = hit
         counts = Counts(*values)
         self.open[-1].counts.add(counts)
         inp: Shape | list[Shape] = list(args) if opdef.many_inputs else args[0]
         s = self.graph.scopes[node.scope]
-        rec = Record(node.path, node.name, node.op, "layer", s.depth + 1, node.line, inp, shape, counts, summary)
-        rec.args = node.args
+        rec = Record(node.path, node.name, node.op, "layer", s.depth + 1, node.line, inp, shape, counts, node.args)
         self.records.append(rec)
         return shape

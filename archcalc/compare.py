@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.ops import OPS
 from archcalc.report import COUNT_KEYS, Counts, Record, Report
 
 ALIGN_KINDS = {"conv2d": "conv", "conv_transpose2d": "conv", "linear": "fc", "rbf": "fc"}
@@ -38,7 +39,7 @@ class Stage:
         return {
             "path": head.path if head else None,
             "op": head.op if head else None,
-            "summary": head.summary if head else "",
+            "summary": OPS[head.op].summary(head.args) if head and head.kind == "layer" else "",
             "output_shape": list(head.output_shape) if head else None,
             "layers": list(self.paths),
             **self.counts.to_dict(),

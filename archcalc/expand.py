@@ -203,7 +203,16 @@ def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
             raise ctx.fail(f"'{key}' only applies together with '{needs}'", entry.line_of(key), label)
     if "feed" in entry and "repeat" not in entry and kinds[0] != "layers":
         raise ctx.fail("'feed' only applies to 'repeat' or 'layers'", entry.line_of("feed"), label)
+    if "feed" in entry:
+        _feed(ctx, entry, label)
     return kinds[0]
+
+
+def _feed(ctx: Ctx, e: LMap, path: str) -> str:
+    feed = e.get("feed", "chain")
+    if feed not in ("chain", "dense"):
+        raise ctx.fail(f"feed must be chain or dense, got {feed!r}", e.line_of("feed"), path)
+    return str(feed)
 
 
 def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
@@ -263,6 +272,8 @@ def _sources(ctx: Ctx, e: LMap, path: str) -> list[str] | None:
         return None
     refs = e["from"]
     refs = refs if isinstance(refs, list) else [refs]
+    if not refs:
+        raise ctx.fail("'from' lists no layers; name at least one, or leave 'from' out", e.line_of("from"), path)
     out = []
     for ref in refs:
         if not isinstance(ref, str) or not ref:
@@ -287,23 +298,32 @@ def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
         n = pos_int(e["repeat"])
     except ArgError as err:
         raise ctx.fail(f"repeat: {err}", e.line_of("repeat"), path) from None
-    feed = e.get("feed", "chain")
-    if feed not in ("chain", "dense"):
-        raise ctx.fail(f"feed must be chain or dense, got {feed!r}", e.line_of("feed"), path)
+    feed = _feed(ctx, e, path)
     first = e.get("first", LMap())
     if not isinstance(first, LMap):
         raise ctx.fail("'first' must be a mapping of argument overrides", e.line_of("first"), path)
+    _check_first(ctx, e, first, kind, path)
     node = Node(path=path, name=name, kind="seq", line=e.line, feed=feed)
     with ctx.scope(path):
         for i in range(n):
             sub = f"{path}.{i}"
             args = {**e.get("args", {}), **first} if i == 0 and kind == "block" else e.get("args", {})
             entry = e if i or kind != "op" else _merged(e, first)
-            child = _single(ctx, entry, sub, str(i), kind, env, args)
+            child = _single(ctx, entry, sub, str(i), kind, env, args, copy=True)
             ctx.scopes[-1][str(i)] = sub
             ctx.paths.add(sub)
             node.children.append(child)
     return node
+
+
+def _check_first(ctx: Ctx, e: LMap, first: LMap, kind: str, path: str) -> None:
+    """'first' overrides op arguments or block args of copy 0; anything else would be dropped silently."""
+    if first and kind not in ("op", "block"):
+        raise ctx.fail("'first' applies to a repeated op or block, not to inline layers", e.line_of("first"), path)
+    for key in first:
+        if key in ENTRY_KEYS:
+            msg = f"'first' overrides arguments only; '{key}' cannot differ in the first copy"
+            raise ctx.fail(msg, first.line_of(key), path)
 
 
 def _merged(e: LMap, first: LMap) -> LMap:
@@ -312,7 +332,10 @@ def _merged(e: LMap, first: LMap) -> LMap:
     return out
 
 
-def _single(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], args: Any) -> Node:
+def _single(
+    ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], args: Any, copy: bool = False
+) -> Node:
+    # a repeat's copies are chains: its 'feed' wires the copies, not the layers inside each copy
     if kind == "op":
         return _op(ctx, e, path, name)
     if kind == "block":
@@ -322,7 +345,7 @@ def _single(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
         raise ctx.fail("layers are nested more than 64 deep", e.line, path)
     try:
         if kind == "layers":
-            node = Node(path=path, name=name, kind="seq", line=e.line, feed=e.get("feed", "chain"))
+            node = Node(path=path, name=name, kind="seq", line=e.line, feed="chain" if copy else _feed(ctx, e, path))
             with ctx.scope(path):
                 node.children = _entries(ctx, e["layers"], path, env)
             return node

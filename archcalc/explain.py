@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.errors import ArchcalcError
+from archcalc.graph.ir import LAYER, Scope
 from archcalc.ops import OPS
 from archcalc.ops.layers import merge_add, merge_concat
 from archcalc.report import COUNT_KEYS, Record, Report
@@ -159,19 +160,29 @@ def explain_layer(rec: Record) -> Derivation:
         "activations": Step("activations", acts),
     }
     d = Derivation(
-        rec.path, rec.op, "layer", rec.summary, rec.input_shape, rec.output_shape, shape_formula, steps, counts
+        rec.path,
+        rec.op,
+        "layer",
+        OPS[rec.op].summary(rec.args),
+        rec.input_shape,
+        rec.output_shape,
+        shape_formula,
+        steps,
+        counts,
     )
     d.notes = list(dict.fromkeys(m.notes))
     _verify(d, rec)
     return d
 
 
-def _merge_kind(rec: Record) -> str:
-    """A block's merge, read back from its shapes: add keeps the shape, concat grows C."""
-    first = rec.merged[0]
-    if all(s == first for s in rec.merged) and rec.output_shape == first:
-        return "add"
-    return "concat"
+def _scope_of(rec: Record, report: Report) -> Scope:
+    graph = report.graph
+    return graph.scopes[graph.nodes[graph.by_path[rec.path]].scope]
+
+
+def _merge_kind(scope: Scope, report: Report) -> str:
+    """The scope's merge, as lowering made it: a branches merge node's op, or a dense feed's concat."""
+    return "concat" if scope.dense else report.graph.nodes[report.graph.nodes[scope.exit].inputs[0]].op
 
 
 def _sums(records: list[Record], what: str) -> dict[str, Step]:
@@ -186,11 +197,13 @@ def _sums(records: list[Record], what: str) -> dict[str, Step]:
 
 def explain_block(rec: Record, report: Report) -> Derivation:
     """A container: its merge (re-run with ExplainMath) and its counts summed over its layers."""
-    inside = [r for r in report.layers if r.path.startswith(rec.path + ".")]
+    scope = _scope_of(rec, report)
+    nodes = report.graph.nodes[scope.enter : scope.exit]
+    inside = [report[n.path] for n in nodes if n.role == LAYER]
     d = Derivation(rec.path, rec.op, "block", "", rec.input_shape, rec.output_shape, "", [], {})
     if rec.merged:
         m = ExplainMath()
-        kind = _merge_kind(rec)
+        kind = _merge_kind(scope, report)
         res = merge_add(rec.merged, m) if kind == "add" else merge_concat(rec.merged, m)
         d.steps, d.shape_formula = _shape_steps(res.shape, m)
         d.summary = f"merge: {kind}"
@@ -206,7 +219,7 @@ def explain_total(report: Report) -> Derivation:
     """The model totals: each count summed over every layer record."""
     d = Derivation("total", "", "total", "", report.input, report.output_shape, "", [], {})
     d.counts = _sums(report.layers, f"all {len(report.layers)} layers")
-    d.shape_formula = "the output of the last layer"
+    d.shape_formula = "the network's output"
     for key in COUNT_KEYS:
         if d.counts[key].value != getattr(report.totals, key):
             raise RuntimeError(f"internal: total {key} derivation disagrees with the report")

@@ -48,7 +48,6 @@ class Record:
     input_shape: Shape | list[Shape]
     output_shape: Shape
     counts: Counts
-    summary: str = ""
     args: dict[str, Any] = field(default_factory=dict)
     block: str = ""
     merged: list[Shape] = field(default_factory=list)  # block: the shapes its merge combined
@@ -84,6 +83,7 @@ class Report:
     totals: Counts = field(default_factory=Counts)
     output_shape: Shape = ()  # the network output (the graph's output node), not the last record's
     graph: Any = field(default=None, repr=False, compare=False)  # the archcalc.graph.Graph it was computed on
+    _index: dict[str, Record] | None = field(default=None, repr=False, compare=False)
 
     @property
     def layers(self) -> list[Record]:
@@ -94,10 +94,12 @@ class Report:
         return [r for r in self.records if r.kind == "block"]
 
     def __getitem__(self, path: str) -> Record:
-        for r in self.records:
-            if r.path == path:
-                return r
-        raise KeyError(f"no layer '{path}' in {self.model}")
+        if self._index is None:
+            self._index = {r.path: r for r in self.records}
+        try:
+            return self._index[path]
+        except KeyError:
+            raise KeyError(f"no layer '{path}' in {self.model}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {

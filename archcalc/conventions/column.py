@@ -1,23 +1,19 @@
-"""``archcalc table SPEC --convention NAME``: one more per-layer column with that convention's numbers."""
+"""``archcalc table SPEC --convention NAME``: one more per-layer column with that convention's numbers, as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from archcalc.conventions.core import get, layer_values, total
-from archcalc.render.tabular import Grid, n
+from archcalc.render.tabular import Column
 from archcalc.report import Report
 
 # conventions the layer table already shows, under these column names
 SHOWN = {"macs": "MACs", "connections": "connections"}
 
 
-def add_column(grid: Grid, report: Report, name: str, data: dict[str, Any]) -> None:
-    """Append the column (unless the table already has it) and the per-layer values to the JSON document.
-
-    Rows are matched to records by path (the first cell); a row whose MACs cell is blank is an
-    expanded block, which gets no number either, so the column still sums to its total.
-    """
+def convention_column(report: Report, name: str, data: dict[str, Any]) -> tuple[Column, ...]:
+    """The column (none if the table already shows that convention); the values also go into ``data``."""
     conv = get(name)
     values = layer_values(report, name)
     grand = total(report, name)
@@ -26,15 +22,5 @@ def add_column(grid: Grid, report: Report, name: str, data: dict[str, Any]) -> N
             item[name] = values[item["path"]]
     data.setdefault("totals", {})[name] = grand
     if name in SHOWN:
-        return
-    macs_col = grid.columns.index("MACs")
-    for row in grid.rows:
-        path = row[0].strip()
-        if path not in values:
-            raise RuntimeError(f"table row '{path}' is not a record path")
-        row.append("" if row[macs_col] == "" else n(values[path]))
-    grid.numeric.add(len(grid.columns))
-    grid.columns.append(f"{name} ({conv.unit})")
-    if grid.footer is not None:
-        grid.footer.append(n(grand))
-    grid.caption += f" | {name}: {conv.line}"
+        return ()
+    return (Column(f"{name} ({conv.unit})", values, True, grand, f"{name}: {conv.line}", name),)

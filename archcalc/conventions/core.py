@@ -13,31 +13,48 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from archcalc.errors import ArchcalcError
-from archcalc.report import Record, Report, Shape
+from archcalc.graph.ir import BUS, LAYER, MERGE
+from archcalc.report import Record, Report
 
 Rule = Callable[[Record], int]
 
 
 @dataclass(frozen=True)
 class Convention:
+    """A table of per-op rules. An op with no entry falls back on its declared properties: a pointwise op
+    (archcalc.ops OpDef.pointwise) is counted by ``pointwise`` (a rule, or the reason it counts 0)."""
+
     name: str
     unit: str  # what one counted thing is: "MACs", "FLOPs", "connections"
     line: str  # one line: what it counts and which tool or paper uses it
     rules: dict[str, Rule]
     zero: dict[str, str]  # op -> why this convention counts it as 0
     refused: dict[str, str] = field(default_factory=dict)  # op -> why the tool cannot count it
+    pointwise: Rule | str = "an elementwise op: no multiply-accumulate"
+
+    def rule(self, op: str) -> Rule | str | None:
+        """The op's rule, or the reason it counts 0, or None (refused or unknown)."""
+        if op in self.rules:
+            return self.rules[op]
+        if op in self.zero:
+            return self.zero[op]
+        if op in self.refused:
+            return None
+        from archcalc.ops import OPS
+
+        opdef = OPS.get(op)
+        return self.pointwise if opdef is not None and opdef.pointwise else None
 
     def layer(self, rec: Record) -> int:
         """The count of one layer record for one sample."""
-        rule = self.rules.get(rec.op)
-        if rule is not None:
-            return int(rule(rec))
-        if rec.op in self.zero:
-            return 0
-        raise self._unknown([rec])
+        rule = self.rule(rec.op)
+        if rule is None:
+            raise self.unknown([(rec.op, rec.path, rec.line)])
+        return 0 if isinstance(rule, str) else int(rule(rec))
 
-    def _unknown(self, recs: list[Record]) -> ArchcalcError:
-        ops = sorted({r.op for r in recs})
+    def unknown(self, where: list[tuple[str, str, int]]) -> ArchcalcError:
+        """(op, path, line) of every op this convention cannot count; located at the first."""
+        ops = sorted({op for op, _, _ in where})
         why = [f"{op}: {self.refused[op]}" for op in ops if op in self.refused]
         missing = [op for op in ops if op not in self.refused]
         parts = []
@@ -45,8 +62,8 @@ class Convention:
             parts.append(f"convention '{self.name}' has no rule for op(s) {', '.join(missing)}")
         if why:
             parts.append(f"convention '{self.name}' cannot count " + "; ".join(why))
-        first = recs[0]
-        return ArchcalcError(" and ".join(parts)).located(line=first.line, layer=first.path)
+        _, path, line = where[0]
+        return ArchcalcError(" and ".join(parts)).located(line=line, layer=path)
 
 
 CONVENTIONS: dict[str, Convention] = {}
@@ -77,48 +94,37 @@ def names() -> list[str]:
     return list(CONVENTIONS)
 
 
-def merge_op(rec: Record) -> str | None:
-    """The merge a block record performs ('add' or 'concat'), None for a plain sequence.
-
-    Records keep the merged shapes: an add leaves them equal to the output, a concat of
-    two or more inputs grows the channel dimension.
-    """
-    shapes: list[Shape] = rec.merged
-    if not shapes:
-        return None
-    return "add" if all(tuple(s) == tuple(rec.output_shape) for s in shapes) else "concat"
-
-
 def layer_values(report: Report, name: str) -> dict[str, int]:
-    """Per record path: a layer's count; a block's subtotal of its layers.
+    """Per record path: a layer's count; a block's subtotal of its layers (a pass over the graph).
 
-    A block's own merge (residual add, concat, dense feed) must be registered as zero in the
-    convention (it is in every convention here), else it is reported like an unknown op.
+    A scope's own merge (residual add, concat, dense bus) must be counted by the convention too
+    (it is zero in every convention here), else it is reported like an unknown op.
     """
     conv = get(name)
-    bad = [r for r in report.layers if r.op not in conv.rules and r.op not in conv.zero]
-    bad += [b for b in report.blocks if merge_op(b) not in (None, *conv.zero)]
+    graph = report.graph
+    records = {r.path: r for r in report.layers}
+    bad: list[tuple[str, str, int]] = []
+    values: dict[str, int] = {}
+    scope_sum = [0] * len(graph.scopes)
+    for node in graph.nodes:
+        if node.role == LAYER:
+            rule = conv.rule(node.op)
+            if rule is None:
+                bad.append((node.op, node.path, node.line))
+            elif not bad:
+                v = 0 if isinstance(rule, str) else int(rule(records[node.path]))
+                values[node.path] = v
+                scope_sum[node.scope] += v
+        elif node.role in (MERGE, BUS) and conv.rule(node.op) is None:
+            path, line = graph.where(node)
+            bad.append((node.op, path, line))
     if bad:
-        raise conv._unknown([_as_op(r) for r in bad]).located(file=report.file)
-    values = {r.path: conv.layer(r) for r in report.layers}
-    blocks = {b.path: 0 for b in report.blocks}
-    for path, v in list(values.items()):
-        parts = path.split(".")
-        for i in range(1, len(parts)):
-            prefix = ".".join(parts[:i])
-            if prefix in blocks:
-                blocks[prefix] += v
-    values.update(blocks)
+        raise conv.unknown(bad).located(file=report.file)
+    for scope in reversed(graph.scopes):  # children come after their parent: add each subtotal upwards
+        if scope.parent >= 0:
+            scope_sum[scope.parent] += scope_sum[scope.index]
+            values[scope.path] = scope_sum[scope.index]
     return values
-
-
-def _as_op(rec: Record) -> Record:
-    """A block record seen as its merge op, for error messages."""
-    if rec.kind != "block":
-        return rec
-    return Record(
-        rec.path, rec.name, merge_op(rec) or rec.op, "block", rec.depth, rec.line, rec.input_shape, (), rec.counts
-    )
 
 
 def total(report: Report, name: str) -> int:

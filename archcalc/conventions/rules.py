@@ -66,6 +66,7 @@ register(
         "papers' 'multiply-adds' (LeNet's subsample and RBF units included)",
         {op: calc_macs for op in _MAC_OPS},
         {**{op: _NO_MACS for op in _ALL_LAYER_OPS if op not in _MAC_OPS}, **_MERGES},
+        pointwise=_NO_MACS,
     )
 )
 
@@ -112,6 +113,7 @@ register(
             "linear": fcm_linear,
         },
         {**_FCM_ZERO, **_MERGES},
+        pointwise=_FCM_NONE,
     )
 )
 
@@ -196,6 +198,7 @@ register(
         },
         _FV_ZERO,
         {"max_unpool2d": "torch.jit.trace of nn.MaxUnpool2d fails (_unpool_output_size), so fvcore cannot run"},
+        pointwise=_FV_UNSUPPORTED,
     )
 )
 
@@ -263,6 +266,7 @@ register(
         "positions (Conv) or x 1 (others): bias and BatchNorm's 2C included",
         _TI_RULES,
         _TI_ZERO,
+        pointwise=_TI_NO_PARAMS,
     )
 )
 
@@ -275,5 +279,6 @@ register(
         "LeCun's connections (LeNet-5 paper, 1998): (inputs per unit + 1 for the bias) x units, pooling windows included",
         {op: calc_connections for op in _ALL_LAYER_OPS},
         dict(_MERGES),
+        pointwise=calc_connections,
     )
 )

@@ -15,7 +15,19 @@ from typing import Any
 from archcalc.errors import ArchcalcError
 from archcalc.report import Record, Report
 
-FORMATS = ("rich", "markdown", "csv", "json")
+
+@dataclass
+class Column:
+    """An extra per-record column, as data: a value per record path (missing: blank), and a total.
+
+    ``layer_grid`` formats it; ``json`` names the key the values get in the JSON document."""
+
+    title: str
+    values: dict[str, Any]
+    numeric: bool = True
+    total: Any = None
+    caption: str = ""
+    json: str = ""
 
 
 @dataclass
@@ -48,7 +60,18 @@ def n(value: int) -> str:
 LAYER_COLUMNS = ("layer", "op", "kernel/stride/pad", "output", "params", "connections", "MACs")
 
 
-def layer_grid(report: Report, depth: int | None = None) -> Grid:
+def summary_text(rec: Record) -> str:
+    """'k5 s1 p0' and the like: made here from the record's raw args, not stored in the record."""
+    from archcalc.ops import OPS
+
+    return OPS[rec.op].summary(rec.args) if rec.kind == "layer" else ""
+
+
+def cell(value: Any) -> str:
+    return n(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ...] = ()) -> Grid:
     """Rows for every layer, or, with ``depth``, only ``depth`` levels of the hierarchy.
 
     Like torchinfo's depth: depth 1 lists the top-level entries, and a block on the
@@ -68,22 +91,16 @@ def layer_grid(report: Report, depth: int | None = None) -> Grid:
         bars["params"].append(rec.counts.params if counted else None)
         bars["MACs"].append(rec.counts.macs if counted else None)
         if not counted:
-            rows.append([_label(rec), rec.op, "", shape_text(rec.output_shape), "", "", ""])
+            row = [rec.path, rec.op, "", shape_text(rec.output_shape), "", "", ""]
         else:
             c = rec.counts
-            rows.append(
-                [
-                    _label(rec),
-                    rec.op,
-                    rec.summary,
-                    shape_text(rec.output_shape),
-                    n(c.params),
-                    n(c.connections),
-                    n(c.macs),
-                ]
-            )
+            row = [rec.path, rec.op, summary_text(rec), shape_text(rec.output_shape)]
+            row += [n(c.params), n(c.connections), n(c.macs)]
             if rec.kind == "block":
-                bold.add(len(rows) - 1)
+                bold.add(len(rows))
+        # an expanded block gets no number in any numeric column, so each column still sums to its total
+        row += ["" if col.numeric and not counted else cell(col.values.get(rec.path, "")) for col in extra]
+        rows.append(row)
         depths.append(rec.depth)
     t = report.totals
     footer = ["total", "", "", shape_text(report.output_shape), n(t.params), n(t.connections), n(t.macs)]
@@ -92,13 +109,13 @@ def layer_grid(report: Report, depth: int | None = None) -> Grid:
         f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (2 x MACs = {n(t.flops)}) | "
         f"activations {n(t.activations)}"
     )
-    grid = Grid(f"{report.model}: {report.title}", list(LAYER_COLUMNS), rows, {4, 5, 6}, footer, depths, bold, caption)
+    numeric = {4, 5, 6} | {len(LAYER_COLUMNS) + i for i, col in enumerate(extra) if col.numeric}
+    footer += ["" if col.total is None else cell(col.total) for col in extra]
+    caption += "".join(f" | {col.caption}" for col in extra if col.caption)
+    columns = [*LAYER_COLUMNS, *(col.title for col in extra)]
+    grid = Grid(f"{report.model}: {report.title}", columns, rows, numeric, footer, depths, bold, caption)
     grid.bars = bars
     return grid
-
-
-def _label(rec: Record) -> str:
-    return rec.path
 
 
 def to_markdown(g: Grid) -> str:
