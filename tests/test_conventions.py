@@ -198,7 +198,7 @@ def test_fvcore_refuses_max_unpool2d_like_fvcore_itself() -> None:
 
 
 # ResNet-50 (torchvision layout, 224x224, batch 1) as the tools themselves report it, measured on a
-# hand-built torchvision-layout model (notes/counting-rules.md), and the published numbers.
+# hand-built torchvision-layout model (docs/conventions.md), and the published numbers.
 RESNET50 = {"fvcore": 4_111_512_576, "torchinfo": 4_089_238_376, "flops": 8_178_368_512}
 
 

@@ -1,7 +1,6 @@
 """Counterexamples found by the fuzz suite and the bad-input catalogue, kept as regular tests.
 
-Each case states the torch evidence (the CPU kernels' behaviour, torch 2.13; see
-/work/notes/torch-shape-rules.md) next to what archcalc must do.
+Each case states the torch evidence (the CPU kernels' behaviour, torch 2.13) next to what archcalc must do.
 """
 
 from __future__ import annotations
