@@ -1,6 +1,6 @@
 """The DeconvNet mirror of Zeiler & Fergus (2014), by pure math: the path from one layer back to the input.
 
-Walking the forward chain backwards from layer L, each layer is mirrored:
+Walking the forward chain backwards from layer L along the graph's edges, each layer is mirrored:
 
 * conv2d -> conv_transpose2d with the same filters (C_out -> C_in, same kernel, stride, padding, dilation,
   groups; no bias: Zeiler & Fergus apply the transposed filters only). ``output_padding`` restores the rows
@@ -24,9 +24,9 @@ from typing import Any
 
 from archcalc.calc import resolve
 from archcalc.errors import ArchcalcError, ShapeError
-from archcalc.expand import Node
+from archcalc.graph.ir import IN, LAYER, GNode, Graph
 from archcalc.ops import OPS
-from archcalc.ops.conv import _pads  # the conv rule's own (low, high) padding, 'same' included
+from archcalc.ops.conv import pads  # the conv rule's own (low, high) padding, 'same' included
 from archcalc.report import Record, Report, Shape
 from archcalc.spec import Spec
 from archcalc.symbolic import FAST
@@ -102,31 +102,29 @@ def plan_deconv(
     sets: dict[str, Any] | None = None,
 ) -> DeconvPlan:
     """The mirror from ``layer`` (default: the deepest mirrorable conv layer) back to the input."""
-    root, report = resolve(spec_or_path, input, sets)
-    return mirror_plan(root, report, layer)
+    graph, report = resolve(spec_or_path, input, sets)
+    return mirror_plan(graph, report, layer)
 
 
-def mirror_plan(root: Node, report: Report, layer: str | None = None) -> DeconvPlan:
-    feeds = wiring(root)
+def mirror_plan(graph: Graph, report: Report, layer: str | None = None) -> DeconvPlan:
     if layer is None:
-        convs = mirrorable_convs(root, report, feeds)
+        convs = mirrorable_convs(graph, report)
         if not convs:
             raise ArchcalcError("no conv layer can be mirrored back to the input", file=report.file)
         layer = convs[-1]
     rec = find_layer(report, layer)
-    steps = tuple(_step(report, report[path]) for path in trace(report, rec.path, feeds))
+    steps = tuple(_step(report, report[path]) for path in trace(graph, report, rec.path))
     return DeconvPlan(report.model, rec.path, rec.output_shape, report.input, steps)
 
 
-def mirrorable_convs(root: Node, report: Report, feeds: dict[str, list[str]] | None = None) -> list[str]:
+def mirrorable_convs(graph: Graph, report: Report) -> list[str]:
     """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order."""
-    feeds = wiring(root) if feeds is None else feeds
     out = []
     for rec in report.layers:
         if rec.op != "conv2d":
             continue
         try:
-            for path in trace(report, rec.path, feeds):
+            for path in trace(graph, report, rec.path):
                 _step(report, report[path])
         except ArchcalcError:
             continue
@@ -153,45 +151,35 @@ def find_layer(report: Report, name: str) -> Record:
     )
 
 
-def wiring(root: Node) -> dict[str, list[str]]:
-    """For every op path, the op paths whose outputs it reads (``@in`` is the network input)."""
-    feeds: dict[str, list[str]] = {}
-    _wire(root, [INPUT], feeds, {INPUT: [INPUT]})
-    return feeds
+def producers(graph: Graph, node: GNode) -> list[str]:
+    """The layers whose outputs ``node`` reads, back through the graph's edges (``@in``: the network input).
+
+    Scope inputs and outputs are aliases; merges and dense buses stand for every input they concatenate
+    or add, so a layer reading one of them has several producers.
+    """
+    out: list[str] = []
+    stack = list(reversed(node.inputs))
+    while stack:
+        src = graph.nodes[stack.pop()]
+        if src.role == LAYER:
+            out.append(src.path)
+        elif src.role == IN and not src.inputs:  # the network input
+            out.append(INPUT)
+        else:
+            stack.extend(reversed(src.inputs))
+    return out
 
 
-def _wire(node: Node, inp: list[str], feeds: dict[str, list[str]], outs: dict[str, list[str]]) -> list[str]:
-    """The producers of ``node``'s output; mirrors calc.py's evaluation order exactly."""
-    if node.kind == "op":
-        feeds[node.path] = inp
-        return [node.path]
-    outs[f"{node.path}@in"] = inp
-    if node.kind == "parallel":
-        merged: list[str] = []
-        for branch in node.children:
-            outs[branch.path] = _wire(branch, inp, feeds, outs)
-            merged += outs[branch.path]
-        return merged
-    if node.feed == "dense":
-        feats = list(inp)
-        for child in node.children:
-            outs[child.path] = _wire(child, list(feats), feeds, outs)
-            feats += outs[child.path]
-        return feats
-    prev = inp
-    for child in node.children:
-        src = [p for s in child.sources for p in outs[s]] if child.sources else prev
-        outs[child.path] = _wire(child, src, feeds, outs)
-        if not child.side:
-            prev = outs[child.path]
-    return prev
+def wiring(graph: Graph) -> dict[str, list[str]]:
+    """For every layer path, the layer paths whose outputs it reads (``@in`` is the network input)."""
+    return {n.path: producers(graph, n) for n in graph.layers()}
 
 
-def trace(report: Report, path: str, feeds: dict[str, list[str]]) -> list[str]:
-    """The op paths from ``path`` back to the input (``path`` first); one producer per step or an error."""
+def trace(graph: Graph, report: Report, path: str) -> list[str]:
+    """The layer paths from ``path`` back to the input (``path`` first); one producer per step or an error."""
     chain = [path]
-    while feeds[chain[-1]] != [INPUT]:
-        src = feeds[chain[-1]]
+    src = producers(graph, graph.nodes[graph.by_path[path]])
+    while src != [INPUT]:
         if len(src) != 1:
             rec = report[chain[-1]]
             raise ArchcalcError(
@@ -202,6 +190,7 @@ def trace(report: Report, path: str, feeds: dict[str, list[str]]) -> list[str]:
                 layer=path,
             )
         chain.append(src[0])
+        src = producers(graph, graph.nodes[graph.by_path[src[0]]])
     return chain
 
 
@@ -232,14 +221,14 @@ def _conv_step(rec: Record) -> MirrorStep:
     a, inp = rec.args, _single(rec)
     if a["table"] is not None:
         raise ShapeError("a connection-table convolution has no single transposed convolution to mirror it")
-    pads = [_pads(a, axis) for axis in (0, 1)]
-    if any(lo != hi for lo, hi in pads):
-        raise ShapeError(f"padding {a['padding']!r} is asymmetric ({pads}); ConvTranspose2d pads both sides alike")
+    lohi = [pads(a, axis) for axis in (0, 1)]
+    if any(lo != hi for lo, hi in lohi):
+        raise ShapeError(f"padding {a['padding']!r} is asymmetric ({lohi}); ConvTranspose2d pads both sides alike")
     targs = {
         "out": int(inp[0]),
         "kernel": a["kernel"],
         "stride": a["stride"],
-        "padding": (pads[0][0], pads[1][0]),
+        "padding": (lohi[0][0], lohi[1][0]),
         "dilation": a["dilation"],
         "groups": a["groups"],
         "bias": False,
@@ -251,7 +240,7 @@ def _conv_step(rec: Record) -> MirrorStep:
     fit = (int(inp[1]) - int(default[1]), int(inp[2]) - int(default[2]))
     targs["output_padding"] = fit  # the rule rejects output_padding >= max(stride, dilation)
     shape = tuple(int(d) for d in rule(targs, rec.output_shape, FAST).shape)
-    notes = _fit_notes("output_padding", fit, (pads[0][1], pads[1][1]), inp, a["stride"])
+    notes = _fit_notes("output_padding", fit, (lohi[0][1], lohi[1][1]), inp, a["stride"])
     if a["padding_mode"] != "zeros":
         notes.append(f"padding_mode '{a['padding_mode']}': the transposed conv treats the border as zeros")
     return MirrorStep(rec.path, rec.op, "conv_transpose2d", rec.output_shape, shape, targs, fit, _kept(notes))

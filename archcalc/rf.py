@@ -11,19 +11,23 @@ Unit i sees input pixels [start + i*j - (r-1)/2, start + i*j + (r-1)/2]. A slidi
 stride s, low padding p and dilation d (effective kernel k_e = d*(k-1)+1) maps
 r' = r + (k_e-1)*j, j' = j*s, start' = start + ((k_e-1)/2 - p)*j.
 
-Each op has one rule in ``RF_RULES``; an op without a rule is an error, never a silent 0.
-Merges (branches, concat/add, dense feeds, ``from`` lists) report the largest field and where it comes from.
+Each op has one rule in ``RF_RULES``; a ``pointwise`` op (declared in the op registry) without one keeps the
+field, and any other op without a rule is an error, never a silent 0. The fields are a pass over the graph:
+merges (branches, concat/add, dense feeds, ``from`` lists) report the largest field and where it comes from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from archcalc.errors import ArchcalcError
-from archcalc.expand import Node
+from archcalc.graph.interp import Interpreter
+from archcalc.graph.ir import IN, GNode, Graph
+from archcalc.ops import OPS
+from archcalc.ops.conv import pads
 from archcalc.report import Record, Report
 
 F = Fraction
@@ -97,27 +101,13 @@ def transposed(a: Axis, k: int, s: int, p: int, d: int = 1) -> tuple[Axis, bool]
     return Axis(size, a.jump / s, start), s == 1
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _pads(a: dict[str, Any], axis: int) -> int:
-    """Low-side padding, as the calculator and torch apply it ('same' puts the odd extra on the high side)."""
-    p = a["padding"]
-    if p == "valid":
-        return 0
-    if p == "same":
-        return int(a["dilation"][axis] * (a["kernel"][axis] - 1) // 2)
-    return int(_pair(p)[axis])
-
-
 @rf_rule("conv2d", "maxpool2d", "avgpool2d")
 def _window_op(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """Convolution (plain, grouped or table: the spatial window is the same) and pooling."""
     k, d = a["kernel"], a.get("dilation", (1, 1))
     s = a["stride"] or a["kernel"]
-    h = window(f.h, k[0], s[0], _pads(a, 0), d[0])
-    w = window(f.w, k[1], s[1], _pads(a, 1), d[1])
+    h = window(f.h, k[0], s[0], pads(a, 0)[0], d[0])  # low-side padding, as the op rule applies it
+    w = window(f.w, k[1], s[1], pads(a, 1)[0], d[1])
     return replace(f, h=h, w=w, via="")
 
 
@@ -209,58 +199,76 @@ def _merge_op(a: dict[str, Any], rec: Record, f: Field) -> Field:
     return f  # the walker merges the inputs with largest() before calling this
 
 
-def receptive_fields(root: Node, report: Report) -> list[RFRow]:
+def rule_for(op: str) -> RFRule | None:
+    """The op's rule; a pointwise op (a property declared with the op) keeps the field without one."""
+    rule = RF_RULES.get(op)
+    if rule is None and op in OPS and OPS[op].pointwise:
+        return _pointwise
+    return rule
+
+
+def receptive_fields(graph: Graph, report: Report) -> list[RFRow]:
     """One row per record (layers and blocks), in report order."""
-    w = _Walker({r.path: r for r in report.records})
-    w.env["@in"] = Field(IDENTITY_AXIS, IDENTITY_AXIS)
-    w.seq(root, [("input", Field(IDENTITY_AXIS, IDENTITY_AXIS))])
-    return [RFRow(r.path, r.op, r.kind, r.output_shape, w.env[r.path]) for r in report.records if r.path in w.env]
+    prop = _FieldProp(graph, report)
+    prop.run(Field(IDENTITY_AXIS, IDENTITY_AXIS))
+    rows = []
+    for r in report.records:
+        f = prop.env[graph.by_path[r.path]]  # a block's path names its 'out' node
+        assert f is not None
+        rows.append(RFRow(r.path, r.op, r.kind, r.output_shape, f))
+    return rows
 
 
-class _Walker:
-    def __init__(self, records: dict[str, Record]) -> None:
-        self.records = records
-        self.env: dict[str, Field] = {}
+class _FieldProp(Interpreter[Field]):
+    """Fields along the graph's edges. ``via`` names the input a multi-input node took its field from; it
+    survives scope boundaries (a block ending in branches names the branch) and every op clears it."""
 
-    def inputs(self, node: Node, prev: tuple[str, Field]) -> list[tuple[str, Field]]:
-        return [(s.removesuffix("@in") or "input", self.env[s]) for s in node.sources] if node.sources else [prev]
+    def __init__(self, graph: Graph, report: Report) -> None:
+        super().__init__(graph)
+        self.records = {r.path: r for r in report.records}
 
-    def run(self, node: Node, xs: list[tuple[str, Field]]) -> Field:
-        if node.kind == "op":
-            return self.op(node, xs)
-        if node.kind == "parallel":
-            outs = [(b.path, self.seq(b, xs)) for b in node.children]
-            return self.done(node, largest(outs))
-        return self.seq(node, xs)
-
-    def seq(self, node: Node, xs: list[tuple[str, Field]]) -> Field:
-        self.env[f"{node.path}@in"] = xs[0][1]
-        if node.feed == "dense":
-            feats = [(f"{node.path}@in", xs[0][1])]
-            for child in node.children:
-                out = self.run(child, [("concat", largest(feats))])
-                self.env[child.path] = out
-                feats.append((child.path, out))
-            return self.done(node, largest(feats))
-        prev = xs[0]
-        for child in node.children:
-            out = self.run(child, self.inputs(child, prev))
-            self.env[child.path] = out
-            if not child.side:
-                prev = (child.path, out)
-        return self.done(node, prev[1])
-
-    def done(self, node: Node, f: Field) -> Field:
-        if node.path:
-            self.env[node.path] = f
-        return f
-
-    def op(self, node: Node, xs: list[tuple[str, Field]]) -> Field:
-        rule = RF_RULES.get(node.op)
+    def layer(self, node: GNode, args: Sequence[Field]) -> Field:
+        rule = rule_for(node.op)
         if rule is None:
             raise ArchcalcError(f"no receptive-field rule for op '{node.op}'", layer=node.path)
-        f = largest(xs) if len(xs) > 1 else replace(xs[0][1], via="")
+        f = self._largest(node, args) if len(args) > 1 else replace(args[0], via="")
         return rule(node.args, self.records[node.path], f)
+
+    def merge(self, node: GNode, args: Sequence[Field]) -> Field:
+        return self._largest(node, args)
+
+    def _largest(self, node: GNode, args: Sequence[Field]) -> Field:
+        """Inputs named by path: a branch, a layer or a block; a scope's input by its scope, else "input"."""
+        nodes = self.graph.nodes
+        return largest(
+            [(nodes[i].path.removesuffix("@in") or "input", x) for i, x in zip(node.inputs, args, strict=True)]
+        )
+
+    def bus(self, node: GNode, args: Sequence[Field]) -> Field:
+        """A dense feed's concatenation so far: the scope input ('<scope>@in') and every earlier entry."""
+        nodes, feats = self.graph.nodes, []
+        for i in self.graph.scopes[node.scope].merged:
+            f = self.env[i]
+            if i < node.index and f is not None:
+                feats.append((nodes[i].path, f))
+        return largest(feats)
+
+    def enter(self, node: GNode, args: Sequence[Field]) -> Field:
+        return self._plain(node, args[0])
+
+    def exit(self, node: GNode, args: Sequence[Field]) -> Field:
+        return self._plain(node, args[0])
+
+    def _plain(self, node: GNode, f: Field) -> Field:
+        """A dense feed's input read alone, by its first entry or as an empty feed's output, is a one-input
+        concatenation: no via. (A ``from: <scope>@in`` elsewhere reads it as is.)"""
+        if not node.inputs:
+            return f
+        src = self.graph.nodes[node.inputs[0]]
+        scopes = self.graph.scopes
+        if src.role == IN and scopes[src.scope].dense and src.scope in (node.scope, scopes[node.scope].parent):
+            return replace(f, via="")
+        return f
 
 
 def unit_interval(a: Axis, i: int) -> tuple[Fraction, Fraction]:

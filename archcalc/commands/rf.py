@@ -51,8 +51,8 @@ def register(app: typer.Typer) -> None:
         from archcalc.rf import receptive_fields
         from archcalc.spec import parse_sets
 
-        root, report = resolve(spec, input, parse_sets(set or []))
-        rows = receptive_fields(root, report)
+        graph, report = resolve(spec, input, parse_sets(set or []))
+        rows = receptive_fields(graph, report)
         cells = [[r.path, r.op, shape_text(r.output_shape), *rf_cells(r), r.field.via] for r in rows]
         depths = [rec.depth for rec in report.records]
         grid = Grid(
@@ -73,8 +73,8 @@ def add_rf_columns(
     from archcalc.calc import resolve
     from archcalc.rf import receptive_fields
 
-    root, rep = resolve(spec, input, sets)
-    by_path = {r.path: r for r in receptive_fields(root, rep)}
+    graph, rep = resolve(spec, input, sets)
+    by_path = {r.path: r for r in receptive_fields(graph, rep)}
     kept = [r for r in report.records if depth is None or r.depth <= depth - 1]  # --depth counts from 1
     if len(kept) != len(grid.rows):  # the table's row filter changed: refuse rather than misalign
         raise RuntimeError("table rows do not match the records; update add_rf_columns")

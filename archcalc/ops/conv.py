@@ -35,8 +35,9 @@ _CONV_ARGS = {
 }
 
 
-def _pads(a: Args, axis: int) -> tuple[int, int]:
-    """(low, high) padding along one axis; 'same' splits like torch (extra on the high side)."""
+def pads(a: Args, axis: int) -> tuple[int, int]:
+    """(low, high) padding along one axis of a conv's or a pool's validated args; 'same' splits like torch
+    (the odd extra on the high side). The receptive-field and DeconvNet passes use it too."""
     p = a["padding"]
     if p == "valid":
         return 0, 0
@@ -59,7 +60,7 @@ def _check_mode(a: Args, h: int, w: int) -> None:
     if mode == "zeros":
         return
     for axis, size in ((0, h), (1, w)):
-        lo, hi = _pads(a, axis)
+        lo, hi = pads(a, axis)
         if mode == "reflect" and max(lo, hi) >= size:
             raise ShapeError(f"reflect padding {max(lo, hi)} must be smaller than the input size {size}")
         if mode == "circular" and max(lo, hi) > size:
@@ -100,8 +101,8 @@ def conv2d(a: Args, x: Shape, m: Any) -> Out:
         return _table_conv(a, (c, h, w), m)
     if a["weights"] is not None:
         _check_weights(a, int(c))
-    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
-    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
+    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], pads(a, 0), a["dilation"][0])
+    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], pads(a, 1), a["dilation"][1])
     cout, g = m.v("C_out", a["out"]), a["groups"]
     cin_g = m.v("C_in", int(c)) if g == 1 else m.exact_div(m.v("C_in", int(c)), m.v("g", g))
     # weights seen by one output unit; + 1 for its bias
@@ -127,8 +128,8 @@ def _table_conv(a: Args, x: tuple[Num, Num, Num], m: Any) -> Out:
     for j, row in enumerate(table):
         if max(row) >= int(c):
             raise ShapeError(f"connection table row {j} reads input map {max(row)}, but the input has {int(c)} maps")
-    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], _pads(a, 0), a["dilation"][0])
-    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], _pads(a, 1), a["dilation"][1])
+    ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], pads(a, 0), a["dilation"][0])
+    wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], pads(a, 1), a["dilation"][1])
     kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
     maps = [m.v(f"|T_{j}|", len(row)) for j, row in enumerate(table)]
     if m.symbolic:

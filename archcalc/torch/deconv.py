@@ -110,8 +110,8 @@ def build_deconv(
     ``model`` defaults to ``build_with_report(spec, ..., switches=True)`` in eval mode; a model passed in must
     be built that way from the same spec (its max pools must record switches).
     """
-    root, report = resolve(spec_or_path, input, sets)
-    plan = mirror_plan(root, report, layer)
+    graph, report = resolve(spec_or_path, input, sets)
+    plan = mirror_plan(graph, report, layer)
     if model is None:
         model = build_with_report(spec_or_path, input, sets, switches=True)[0].eval()
     steps = [_module(step, model, report.file) for step in plan.steps]
