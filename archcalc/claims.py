@@ -15,13 +15,16 @@ A ``FLOPs`` figure that misses 2 x MACs but matches MACs holds *as MACs*: the ve
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, describe, show
+from archcalc.spec import parse_input
 from archcalc.yamlio import LList, LMap, load_text, read_text
 
 BASE_QUANTITIES = (
@@ -74,9 +77,15 @@ _UNITS = {
     "params": "params", "parameters": "params", "weights": "params",
     "connections": "connections", "activations": "activations",
 }  # fmt: skip
-_NUM = re.compile(r"^(?P<m>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)(?:e(?P<e>[+-]?\d+))?\s*(?P<rest>.*)$", re.I)
-_SHAPE = re.compile(r"^\[?\s*\d+(?:\s*(?:[x\u00d7,@])\s*\d+)+\s*\]?$")
-_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
+# ASCII digits only: \d would also take '٣' (and int() would read it as 3)
+_NUM = re.compile(
+    r"^(?P<m>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?|\.\d+)(?:e(?P<e>[+-]?\d+))?\s*(?P<rest>.*)$", re.I | re.ASCII | re.S
+)
+_SHAPE = re.compile(r"^\[?\s*\d+(?:\s*(?:[x\u00d7,@])\s*\d+)+\s*\]?$", re.ASCII)
+_THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$", re.ASCII)
+MAX_DIGITS = 30  # digits in a claimed number; no published figure has more
+MAX_EXP = 30  # a figure's power of ten (exponent and multiplier together) lies in -30..30
+_SUFFIX = {3: "K", 6: "M", 9: "G", 12: "T"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ class Figure:
     power: int = 0  # the multiplier's power of ten (G -> 9), for showing actual values alike
     tilde: bool = False
     unit: str | None = None
+    place: int = 0  # quantum == 10**place
 
     def holds(self, actual: int | tuple[int, ...]) -> bool:
         if self.kind == "shape" or isinstance(actual, tuple):
@@ -105,38 +115,58 @@ class Figure:
         return self.tilde and abs(Fraction(actual) - self.value) <= TILDE * abs(self.value)
 
     def alike(self, actual: int) -> str:
-        """The actual value written the way the claim was (30.9G for a '15.5 GFLOPs' claim)."""
+        """The actual value written the way the claim was (30.9G for a '15.5 GFLOPs' claim).
+
+        Rounded half up, like ``holds``, and never to 0: a value far below the claim's scale is
+        written in its own scientific notation (6.0e4 against a '6e30' claim).
+        """
         if self.kind != "figure" or not self.power:
             return f"{actual:,}"
         p = self.power
-        decimals = max(1, p - _exp10(self.quantum))
-        suffix = {3: "K", 6: "M", 9: "G", 12: "T"}.get(p, f"e{p}")
-        return f"{actual / 10**p:.{decimals}f}{suffix}"
+        decimals = max(1, p - self.place)
+        lead = len(str(abs(actual))) - 1  # the power of ten of actual's leading digit
+        if actual and not -3 <= lead - p <= 6:  # far from the claim's scale: its own scientific notation
+            return _rounded(actual, lead, max(1, min(5, p - self.place))) + f"e{lead}"
+        if actual:
+            decimals = max(decimals, 1 - (lead - p))  # at least two significant digits
+        return _rounded(actual, p, decimals) + _SUFFIX.get(p, f"e{p}")
 
 
-def _exp10(q: Fraction) -> int:
-    e = 0
-    while Fraction(10) ** e < q:
-        e += 1
-    while Fraction(10) ** e > q:
-        e -= 1
-    return e
+def _rounded(actual: int, shift: int, decimals: int) -> str:
+    """actual / 10**shift with ``decimals`` decimals, rounded half up, exactly."""
+    with localcontext() as ctx:
+        ctx.prec = len(str(abs(actual))) + abs(shift) + decimals + 2
+        d = Decimal(actual).scaleb(-shift)
+        return f"{d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP):f}"
 
 
 def parse_value(raw: Any, where: tuple[str, int]) -> Figure:
     """An int, a list of ints (shape), or text: a shape, an exact integer or a figure with units."""
     file, line = where
-    if isinstance(raw, bool) or raw is None:
-        raise ArchcalcError(f"value must be a number, shape or figure, got {raw!r}", file=file, line=line)
+    if isinstance(raw, bool) or raw is None or isinstance(raw, dict):
+        raise ArchcalcError(f"value must be a number, shape or figure, got {describe(raw)}", file=file, line=line)
     if isinstance(raw, int):
+        _digits(str(abs(raw)), str(raw), where)
         return Figure(str(raw), "exact", exact=raw)
-    if isinstance(raw, LList | list):
+    if isinstance(raw, list):
         if not raw or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in raw):
-            raise ArchcalcError(f"a shape must list positive integers, got {list(raw)!r}", file=file, line=line)
+            raise ArchcalcError(f"a shape must list positive integers, got {show(raw)}", file=file, line=line)
+        for d in raw:
+            _digits(str(d), show(raw), where)
         return Figure(str(list(raw)), "shape", shape=tuple(raw))
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ArchcalcError(f"value must be a finite number, got {show(raw)}", file=file, line=line)
     text = str(raw).strip()
     if _SHAPE.match(text) and not _THOUSANDS.match(text):
-        return Figure(text, "shape", shape=tuple(int(d) for d in re.findall(r"\d+", text)))
+        dims = re.findall(r"[0-9]+", text)
+        for d in dims:
+            _digits(d, text, where)
+        return Figure(text, "shape", shape=tuple(int(d) for d in dims))
+    return _figure(text, where)
+
+
+def _figure(text: str, where: tuple[str, int]) -> Figure:
+    """'60M', '~138M', '15.5 GFLOPs', '3.8e9', '122,304': an exact integer or a rounded figure."""
     body, tilde = text, False
     for lead in ("~", "≈", "about ", "approx. ", "approximately ", "around "):
         if body.lower().startswith(lead):
@@ -144,15 +174,17 @@ def parse_value(raw: Any, where: tuple[str, int]) -> Figure:
     m = _NUM.match(body)
     if not m:
         raise ArchcalcError(
-            f"cannot read claimed value {text!r}: write an integer (122,304), a shape (6x28x28) "
+            f"cannot read claimed value {show(text)}: write an integer (122,304), a shape (6x28x28) "
             "or a figure (60M, ~138M, 15.5 GFLOPs, 3.8e9, 1.8 billion)",
-            file=file,
-            line=line,
+            file=where[0],
+            line=where[1],
         )
-    mant, exp, rest = m["m"].replace(",", ""), int(m["e"] or 0), m["rest"].strip().lower()
+    mant, rest = m["m"].replace(",", ""), m["rest"].strip().lower()
+    _digits(mant.replace(".", ""), text, where)
     power, unit = _suffix(rest, text, where)
     if "." not in mant and not m["e"] and power == 0 and not tilde:
         return Figure(text, "exact", exact=int(mant), unit=unit)
+    exp = _exponent(m["e"] or "0", power, text, where)
     digits = mant.split(".")[1] if "." in mant else ""
     last = -len(digits) if digits else len(mant) - len(mant.rstrip("0")) if mant.strip("0") else 0
     scale = Fraction(10) ** (exp + power)
@@ -164,7 +196,31 @@ def parse_value(raw: Any, where: tuple[str, int]) -> Figure:
         power=power or exp,
         tilde=tilde,
         unit=unit,
+        place=last + exp + power,
     )
+
+
+def _digits(digits: str, text: str, where: tuple[str, int]) -> None:
+    """Refuse numbers longer than MAX_DIGITS before any arithmetic on them."""
+    n = len(digits.lstrip("0"))
+    if n > MAX_DIGITS:
+        raise ArchcalcError(
+            f"claimed value {show(text)} has {n:,} digits; the limit is {MAX_DIGITS}", file=where[0], line=where[1]
+        )
+
+
+def _exponent(e: str, power: int, text: str, where: tuple[str, int]) -> int:
+    """The 'e' exponent; with the multiplier it must stay in -MAX_EXP..MAX_EXP (1e100000 would take minutes)."""
+    short = len(e.lstrip("+-").lstrip("0")) <= 3  # int() of a long exponent is already slow
+    exp = int(e) if short else 0
+    if not short or not -MAX_EXP <= exp + power <= MAX_EXP:
+        raise ArchcalcError(
+            f"claimed value {show(text)} is out of range: its power of ten (exponent and multiplier together) "
+            f"must be between -{MAX_EXP} and {MAX_EXP}",
+            file=where[0],
+            line=where[1],
+        )
+    return exp
 
 
 def _suffix(rest: str, text: str, where: tuple[str, int]) -> tuple[int, str | None]:
@@ -179,7 +235,7 @@ def _suffix(rest: str, text: str, where: tuple[str, int]) -> tuple[int, str | No
     if words:
         unit = _UNITS.get(" ".join(words)) or _UNITS.get(words[0])
         if unit is None or len(words) > 1:
-            raise ArchcalcError(f"unknown unit in {text!r}: {rest!r}", file=where[0], line=where[1])
+            raise ArchcalcError(f"unknown unit in {show(text)}: {show(rest)}", file=where[0], line=where[1])
     return power, unit
 
 
@@ -211,10 +267,12 @@ def load_claims(path: str) -> ClaimsFile:
     if not isinstance(doc, LMap) or not isinstance(doc.get("claims"), LList):
         raise ArchcalcError("a claims file is a mapping with a 'claims:' list", file=path, line=getattr(doc, "line", 1))
     _known(doc, TOP_KEYS, path)
-    out = ClaimsFile(path, str(doc.get("title", "")))
+    out = ClaimsFile(path, _text(doc, None, "title", path) or "")
     for item in doc["claims"]:
         if not isinstance(item, LMap):
-            raise ArchcalcError("each claim must be a mapping", file=path, line=doc["claims"].line)
+            raise ArchcalcError(
+                f"each claim must be a mapping, got {describe(item)}", file=path, line=doc["claims"].line
+            )
         out.claims.append(_claim(item, doc, path))
     if not out.claims:
         raise ArchcalcError("'claims' is empty", file=path, line=doc.line_of("claims"))
@@ -222,51 +280,107 @@ def load_claims(path: str) -> ClaimsFile:
 
 
 def _known(m: LMap, keys: dict[str, str], path: str) -> None:
-    for key in m:
+    """Unknown keys and keys without a value are errors: neither may be silently ignored."""
+    for key, value in m.items():
         if key not in keys:
             raise ArchcalcError(
                 f"unknown key '{key}'; expected one of {', '.join(keys)}", file=path, line=m.line_of(key)
             )
+        if value is None:
+            raise ArchcalcError(f"'{key}' has no value", file=path, line=m.line_of(key))
+
+
+def _pick(c: LMap, top: LMap | None, key: str) -> tuple[Any, int]:
+    """A claim's key, else the file's default for it, with the line it was written on."""
+    if key in c or top is None or key not in top:
+        return c.get(key), c.line_of(key)
+    return top[key], top.line_of(key)
+
+
+def _text(c: LMap, top: LMap | None, key: str, path: str) -> str | None:
+    """A free-text key: text or a number; a mapping, list or true/false is a mistake."""
+    v, line = _pick(c, top, key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        raise ArchcalcError(f"'{key}' must be text, got {describe(v)}", file=path, line=line)
+    return str(v)
 
 
 def _claim(c: LMap, top: LMap, path: str) -> Claim:
     _known(c, CLAIM_KEYS, path)
-    spec = c.get("spec", top.get("spec"))
-    if not isinstance(spec, str):
-        raise ArchcalcError("claim needs 'spec' (here or at the top of the file)", file=path, line=c.line)
-    if ("/" in spec or spec.endswith((".yaml", ".yml"))) and not Path(spec).is_file():
-        beside = Path(path).parent / spec  # spec files are found next to the claims file too
-        spec = str(beside) if beside.is_file() else spec
+    spec = _spec_ref(c, top, path)
     if "value" not in c:
         raise ArchcalcError("claim needs 'value'", file=path, line=c.line)
     fig = parse_value(c["value"], (path, c.line_of("value")))
     quantity = c.get("quantity", fig.unit or ("output_shape" if fig.kind == "shape" else None))
+    if "quantity" in c and not isinstance(quantity, str):
+        raise ArchcalcError(f"'quantity' must be text, got {describe(quantity)}", file=path, line=c.line_of("quantity"))
     if not isinstance(quantity, str) or not quantity:
         raise ArchcalcError("claim needs 'quantity' (the value has no unit to infer it from)", file=path, line=c.line)
     _check_quantity(quantity, fig, path, c.line_of("quantity") if "quantity" in c else c.line)
-    sets = c.get("set", top.get("set", {}))
-    if not isinstance(sets, dict):
-        raise ArchcalcError("'set' must be a mapping of parameter to value", file=path, line=c.line_of("set"))
-    ops = c.get("ops")
-    if ops is not None and (not isinstance(ops, list) or not all(isinstance(o, str) for o in ops)):
-        raise ArchcalcError("'ops' must be a list of op names", file=path, line=c.line_of("ops"))
-    layer = str(c.get("layer", "total"))
-    if ops is not None and layer != "total":
+    sets, line = _pick(c, top, "set")
+    if not isinstance(sets, dict | None):
+        raise ArchcalcError(
+            f"'set' must be a mapping of parameter to value, got {describe(sets)}", file=path, line=line
+        )
+    layer = c.get("layer", "total")
+    if isinstance(layer, bool) or not isinstance(layer, str | int):
+        raise ArchcalcError(f"'layer' must be a layer path, got {describe(layer)}", file=path, line=c.line_of("layer"))
+    ops = _ops(c, path)
+    if ops is not None and str(layer) != "total":
         raise ArchcalcError("'ops' only applies to layer: total", file=path, line=c.line_of("ops"))
-    inp = c.get("input", top.get("input"))
     return Claim(
-        text=str(c.get("claim", "")) or f"{spec} {layer} {quantity} = {fig.text}",
+        text=_text(c, None, "claim", path) or f"{spec} {layer} {quantity} = {fig.text}",
         spec=spec,
-        input=None if inp is None else "x".join(str(d) for d in inp) if isinstance(inp, list) else str(inp),
-        sets=dict(sets),
-        layer=layer,
+        input=_input(c, top, path),
+        sets=dict(sets or {}),
+        layer=str(layer),
         quantity=quantity,
         figure=fig,
-        source=str(c.get("source", top.get("source", ""))),
+        source=_text(c, top, "source", path) or "",
         line=c.line,
-        ops=list(ops) if ops is not None else None,
-        note=str(c.get("note", "")),
+        ops=ops,
+        note=_text(c, None, "note", path) or "",
     )
+
+
+def _spec_ref(c: LMap, top: LMap, path: str) -> str:
+    spec, line = _pick(c, top, "spec")
+    if spec is None:
+        raise ArchcalcError("claim needs 'spec' (here or at the top of the file)", file=path, line=c.line)
+    if not isinstance(spec, str):
+        raise ArchcalcError(f"'spec' must be a spec name or path, got {describe(spec)}", file=path, line=line)
+    if ("/" in spec or spec.endswith((".yaml", ".yml"))) and not Path(spec).is_file():
+        beside = Path(path).parent / spec  # spec files are found next to the claims file too
+        spec = str(beside) if beside.is_file() else spec
+    return spec
+
+
+def _input(c: LMap, top: LMap, path: str) -> str | None:
+    """'CxHxW' or [C, H, W], checked here so that a mistake points at this line."""
+    inp, line = _pick(c, top, "input")
+    if inp is None:
+        return None
+    if not isinstance(inp, str | list):
+        raise ArchcalcError(f"'input' must look like 3x224x224, got {describe(inp)}", file=path, line=line)
+    return "x".join(str(d) for d in parse_input(inp, file=path, line=line))
+
+
+def _ops(c: LMap, path: str) -> list[str] | None:
+    """Op names to sum; an empty list or an unknown name would silently sum to 0."""
+    if "ops" not in c:
+        return None
+    ops, line = c["ops"], c.line_of("ops")
+    if not isinstance(ops, list) or not ops or not all(isinstance(o, str) for o in ops):
+        raise ArchcalcError(f"'ops' must be a non-empty list of op names, got {describe(ops)}", file=path, line=line)
+    from archcalc.ops import OPS
+
+    for op in ops:
+        if op != "input" and op not in OPS:
+            known = ", ".join(["input", *sorted(OPS)])
+            raise ArchcalcError(f"unknown op '{op}' in 'ops'; expected one of {known}", file=path, line=line)
+    return list(ops)
 
 
 def quantities() -> list[str]:
@@ -283,6 +397,6 @@ def _check_quantity(q: str, fig: Figure, path: str, line: int) -> None:
     if q not in known:
         raise ArchcalcError(f"unknown quantity '{q}'; expected one of {', '.join(known)}", file=path, line=line)
     if (q == "output_shape") != (fig.kind == "shape"):
-        raise ArchcalcError(f"quantity '{q}' does not fit the value {fig.text!r}", file=path, line=line)
+        raise ArchcalcError(f"quantity '{q}' does not fit the value {show(fig.text)}", file=path, line=line)
     if fig.unit and fig.unit != q and {fig.unit, q} != {"flops", "macs"} and q in BASE_QUANTITIES:
-        raise ArchcalcError(f"the value {fig.text!r} is in {fig.unit}, but quantity is '{q}'", file=path, line=line)
+        raise ArchcalcError(f"the value {show(fig.text)} is in {fig.unit}, but quantity is '{q}'", file=path, line=line)

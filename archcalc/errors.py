@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+SHOW_LIMIT = 60  # characters of a user's value echoed in a message
+
 
 class ArchcalcError(Exception):
     """A user-facing error: bad spec, bad claim, bad option.
@@ -38,9 +43,97 @@ class ArchcalcError(Exception):
         elif self.line:
             where = f"line {self.line}: "
         who = f"layer '{self.layer}': " if self.layer else ""
-        text = " ".join(self.message.split())  # always one line
-        return f"{where}{who}{text}"
+        return printable(f"{where}{who}{self.message}")
 
 
 class ShapeError(ArchcalcError):
     """A rule found the input shape or arguments impossible."""
+
+
+def printable(text: str) -> str:
+    """One line with every control or invisible character escaped, so a message never drives the terminal."""
+    text = " ".join(text.split())  # newlines, tabs and other whitespace become single spaces
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape_char(c) for c in text)
+
+
+def _escape_char(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def describe(value: Any) -> str:
+    """A user's value for 'expected ..., got X': its YAML kind and its text ('mapping {a: 1}', 'text '3'')."""
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return show(value)
+    if isinstance(value, float):
+        kind = "float"
+    elif isinstance(value, str):
+        kind = "text"
+    elif isinstance(value, Mapping):
+        kind = "mapping"
+    else:
+        kind = "list" if isinstance(value, list | tuple) else "value"
+    return f"{kind} {show(value)}"
+
+
+def show(value: Any, limit: int = SHOW_LIMIT) -> str:
+    """A user's value as short YAML flow text ({a: 1}, [1, 2], 'text'), never Python class names.
+
+    Work and output are bounded by ``limit``: a huge or deeply nested value is cut with '...'.
+    """
+    out: list[str] = []
+    _show(value, out, limit, quote=True)
+    text = "".join(out)
+    return text if len(text) <= limit + 8 else text[:limit] + "..."
+
+
+def _show(value: Any, out: list[str], limit: int, *, quote: bool) -> None:
+    if sum(map(len, out)) > limit:  # enough already; also bounds the recursion depth
+        return
+    if value is None:
+        out.append("null")
+    elif isinstance(value, bool):
+        out.append("true" if value else "false")
+    elif isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "..."
+        out.append(f"'{text}'" if quote else text)
+    elif isinstance(value, int | float):
+        out.append(_number(value))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, (k, v) in enumerate(value.items()):
+            if sum(map(len, out)) > limit:
+                out.append(", ...")
+                break
+            out.append(", " if i else "")
+            _show(k, out, limit, quote=False)
+            out.append(": ")
+            _show(v, out, limit, quote=False)
+        out.append("}")
+    elif isinstance(value, list | tuple | set | frozenset):
+        out.append("[")
+        for i, v in enumerate(value):
+            if sum(map(len, out)) > limit:
+                out.append(", ...")
+                break
+            out.append(", " if i else "")
+            _show(v, out, limit, quote=False)
+        out.append("]")
+    else:
+        out.append(str(value)[: limit + 1])
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, int) and value.bit_length() > 3 * SHOW_LIMIT:  # str() of a huge int is slow, even refused
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(value, float) and value != value:
+        return ".nan"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    return str(value)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.argtypes import MAX_SIZE
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, describe, show
 from archcalc.yamlio import LList, LMap, load_text, read_text
 
 HEADER_KEYS = {
@@ -23,6 +23,7 @@ HEADER_KEYS = {
     "notes": "free text",
 }
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")
+_INPUT_RE = re.compile(r"[0-9]+(?:[xX][0-9]+){0,2}", re.ASCII)
 
 
 def specs_dir() -> Path:
@@ -58,8 +59,8 @@ def resolve_path(ref: str) -> tuple[Path, str]:
     """A bundled spec name or a file path -> (path, name shown in messages)."""
     p = Path(ref)
     if ref.endswith((".yaml", ".yml")) or p.is_file() or "/" in ref:
-        if not p.is_file():
-            raise ArchcalcError("no such spec file", file=ref)
+        if not p.exists():
+            raise ArchcalcError("no such spec file", file=ref)  # a directory or a FIFO: read_text says what it is
         return p, ref
     bundled = specs_dir() / f"{ref}.yaml"
     if bundled.is_file():
@@ -121,20 +122,33 @@ def _text(doc: LMap, key: str, file: str, default: str | None = None) -> str:
 
 
 def parse_input(v: Any, *, file: str | None = None, line: int | None = None) -> tuple[int, ...]:
-    """[C, H, W] from YAML, or 'CxHxW' from the command line."""
+    """[C, H, W] from YAML, or 'CxHxW' from the command line: 1 to 3 whole numbers from 1 to MAX_SIZE."""
     if isinstance(v, str):
-        try:
-            v = [int(p) for p in v.lower().split("x")]
-        except ValueError:
-            raise ArchcalcError(f"input '{v}' must look like 3x224x224", file=file, line=line) from None
+        v = _input_text(v, file, line)
     if not isinstance(v, list) or not 1 <= len(v) <= 3:
-        raise ArchcalcError("input must be [C, H, W] (or [C, L] / [F])", file=file, line=line)
+        shown = f", got {describe(v)}" if not isinstance(v, list) else f", got {len(v)} sizes"
+        raise ArchcalcError(f"input must be [C, H, W] (or [C, L] / [F]){shown}", file=file, line=line)
     for d in v:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ArchcalcError(f"input sizes must be whole numbers >= 1, got {d!r}", file=file, line=line)
+            raise ArchcalcError(f"input sizes must be whole numbers >= 1, got {describe(d)}", file=file, line=line)
         if d > MAX_SIZE:
             raise ArchcalcError(f"input size {d:,} is larger than the limit {MAX_SIZE:,}", file=file, line=line)
     return tuple(v)
+
+
+def _input_text(text: str, file: str | None, line: int | None) -> list[int]:
+    """'3x224x224' -> [3, 224, 224]; only ASCII digits, no signs, spaces or underscores (int() takes all three)."""
+    if not _INPUT_RE.fullmatch(text):
+        raise ArchcalcError(f"input {show(text)} must look like 3x224x224", file=file, line=line)
+    sizes = []
+    for part in text.lower().split("x"):
+        digits = part.lstrip("0") or "0"
+        if len(digits) > 30:  # refuse before int() works on thousands of digits
+            raise ArchcalcError(
+                f"input size of {len(digits):,} digits is larger than the limit {MAX_SIZE:,}", file=file, line=line
+            )
+        sizes.append(int(digits))
+    return sizes
 
 
 def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +178,10 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise ArchcalcError(f"--set '{item}' must look like key=value")
-        out[key.strip()] = load_text(raw, file="--set") if raw.strip() else ""
+        if key in out:  # the later one would silently win
+            raise ArchcalcError(f"--set {key}: given more than once")
+        out[key] = load_text(raw, file="--set") if raw.strip() else ""
     return out

@@ -135,7 +135,8 @@ def check_claim(report: Report, claim: Claim) -> Result:
             f"under `flops` (2 x MACs) it would be {fig.alike(flops)}"
         )
         return Result(claim, actual, HOLDS_AS_MACS, text, scope.derivation("macs"))
-    why = [f"actual {q} = {fig.alike(actual)} ({actual:,})"]
+    alike = fig.alike(actual)
+    why = [f"actual {q} = {alike}" + ("" if alike == f"{actual:,}" else f" ({actual:,})")]
     if q == "macs" and fig.holds(flops):
         why = [f"this is FLOPs = 2 x MACs ({fig.alike(flops)}), not MACs ({fig.alike(macs)})"]
     elif q in ("flops", "macs"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from archcalc.render.plaintext import BAR_WIDTH, cells, share_bar  # noqa: F401  (re-exported)
 from archcalc.render.tabular import Grid
@@ -19,21 +20,27 @@ def _cap(g: Grid, i: int) -> int | None:
 
 
 def to_rich(g: Grid) -> Table:
-    table = Table(title=g.title, caption=g.caption or None, box=box.SIMPLE_HEAD, show_footer=bool(g.footer))
+    """Every string becomes a Text: user text (a title, a claim) is never read as markup ('[/x]') or emoji."""
+    table = Table(
+        title=Text(g.title, style="table.title") if g.title else None,
+        caption=Text(g.caption, style="table.caption") if g.caption else None,
+        box=box.SIMPLE_HEAD,
+        show_footer=bool(g.footer),
+    )
     for i, col in enumerate(g.columns):
         footer = g.footer[i] if g.footer else ""
         table.add_column(
-            col,
-            footer=footer,
+            Text(col),
+            footer=Text(footer),
             justify="right" if i in g.numeric else "left",
             no_wrap=i == 0 or g.one_line,
             max_width=_cap(g, i),
         )
     _, rows, _ = cells(g)  # the same body rows (indent, share bars) as the plain-text layout
     for k, (name, _) in enumerate(g.bars.items() if g.bar_columns else []):
-        table.add_column(f"{name} share", no_wrap=True, style=_BAR_STYLES[k % len(_BAR_STYLES)])
+        table.add_column(Text(f"{name} share"), no_wrap=True, style=_BAR_STYLES[k % len(_BAR_STYLES)])
     for r, row in enumerate(rows):
-        table.add_row(*row, style="bold" if r in g.bold else None)
+        table.add_row(*map(Text, row), style="bold" if r in g.bold else None)
     return table
 
 
