@@ -155,7 +155,7 @@ def _adaptive(a: dict[str, Any], rec: Record, f: Field) -> Field:
     return Field(h, w, f.exact and ok_h and ok_w)
 
 
-@rf_rule("relu", "sigmoid", "tanh", "scaled_tanh", "dropout", "identity", "batchnorm2d", "lrn", "compress")
+@rf_rule("batchnorm2d", "lrn", "compress")
 def _pointwise(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """Elementwise, or across channels at one position (LRN, batch norm, DenseNet's 1x1 compress conv):
     the field is unchanged."""
