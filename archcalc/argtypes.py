@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from archcalc.errors import describe
 
 MAX_SIZE = 2**31 - 1  # torch stores sizes as int64, but nothing real is this large
 REQUIRED = object()
@@ -22,7 +25,7 @@ def _int(v: Any, lo: int, what: str) -> int:
     if isinstance(v, str):
         raise ArgError(f"expected {what}, got text '{v}'")
     if not _is_int(v):
-        raise ArgError(f"expected {what}, got {type(v).__name__} {v!r}")
+        raise ArgError(f"expected {what}, got {describe(v)}")
     if v < lo:
         raise ArgError(f"expected {what}, got {v}")
     if v > MAX_SIZE:
@@ -61,7 +64,7 @@ def nonneg_int(v: Any) -> int:
 
 def any_int(v: Any) -> int:
     if not _is_int(v):
-        raise ArgError(f"expected a whole number, got {v!r}")
+        raise ArgError(f"expected a whole number, got {describe(v)}")
     return int(v)
 
 
@@ -101,7 +104,7 @@ def opt_pos_pair(v: Any) -> tuple[int | None, int | None]:
 
 def boolean(v: Any) -> bool:
     if not isinstance(v, bool):
-        raise ArgError(f"expected true or false, got {v!r}")
+        raise ArgError(f"expected true or false, got {describe(v)}")
     return v
 
 
@@ -110,7 +113,9 @@ def number(v: Any) -> float:
         hint = " (YAML reads 1e-5 as text; write 1.0e-5)" if "e" in v.lower() else ""
         raise ArgError(f"expected a number, got text '{v}'{hint}")
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ArgError(f"expected a number, got {v!r}")
+        raise ArgError(f"expected a number, got {describe(v)}")
+    if not math.isfinite(v):
+        raise ArgError(f"expected a finite number, got {describe(v)}")
     return float(v)
 
 
@@ -123,7 +128,7 @@ def probability(v: Any) -> float:
 
 def text(v: Any) -> str:
     if not isinstance(v, str) or not v:
-        raise ArgError(f"expected a name, got {v!r}")
+        raise ArgError(f"expected a name, got {describe(v)}")
     return v
 
 
@@ -179,7 +184,7 @@ WEIGHTS = ArgType("nested lists of numbers", weights, {"type": "array"})
 def enum(*values: str) -> ArgType:
     def check(v: Any) -> str:
         if v not in values:
-            raise ArgError(f"expected one of {', '.join(values)}; got {v!r}")
+            raise ArgError(f"expected one of {', '.join(values)}; got {describe(v)}")
         return str(v)
 
     return ArgType(" | ".join(values), check, {"enum": list(values)})

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.argtypes import ArgError, pos_int
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, describe, show
 from archcalc.opargs import NOT_ARGS, check_op_args, typed_key
 from archcalc.ops import OPS
 from archcalc.spec import NAME_RE, Spec
@@ -35,6 +35,9 @@ ENTRY_KEYS = {
     "doc": "free text",
 }
 CONTAINER_KEYS = ("op", "layers", "branches", "block")
+# expansion stops here with one line, long before time or memory run out (docs/spec-format.md, Limits);
+# the largest bundled spec has about 1,500
+MAX_ENTRIES = 100_000
 BLOCK_KEYS = {"params", "doc", "layers", "branches", "merge", "feed"}
 _NESTED = ("layers", "branches")
 
@@ -78,6 +81,11 @@ class Ctx:
 
     def fail(self, msg: str, line: int | None, layer: str | None = None) -> ArchcalcError:
         return ArchcalcError(msg, file=self.spec.file, line=line, layer=layer)
+
+    def add_path(self, path: str, line: int) -> None:
+        self.paths.add(path)
+        if len(self.paths) > MAX_ENTRIES:
+            raise self.fail(f"the spec expands to more than {MAX_ENTRIES:,} layers and containers", line, path)
 
     def scope(self, path: str) -> _Scope:
         return _Scope(self.scopes, path)
@@ -179,7 +187,7 @@ def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Nod
     for index, raw in enumerate(items):
         if not isinstance(raw, LMap):
             line = getattr(items, "line", None)
-            raise ctx.fail(f"layer #{index} must be a mapping with named arguments, got {raw!r}", line, prefix or None)
+            raise ctx.fail(f"layer #{index} must be a mapping with named arguments, got {describe(raw)}", line, prefix or None)
         label = raw.get("name", index)  # for messages only; the name is validated in _entry
         entry = _sub(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
         node = _entry(ctx, entry, prefix, str(index), env)
@@ -211,7 +219,7 @@ def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
 def _feed(ctx: Ctx, e: LMap, path: str) -> str:
     feed = e.get("feed", "chain")
     if feed not in ("chain", "dense"):
-        raise ctx.fail(f"feed must be chain or dense, got {feed!r}", e.line_of("feed"), path)
+        raise ctx.fail(f"feed must be chain or dense, got {describe(feed)}", e.line_of("feed"), path)
     return str(feed)
 
 
@@ -241,7 +249,7 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> N
     else:
         node.side = side
     ctx.scopes[-1][name] = path
-    ctx.paths.add(path)
+    ctx.add_path(path, e.line)
     return node
 
 
@@ -249,14 +257,14 @@ def _statics(ctx: Ctx, e: LMap, prefix: str, index: str) -> tuple[str, str, str,
     name = e.get("name", index)
     if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
         raise ctx.fail(
-            f"layer name {name!r} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None
+            f"layer name {show(name)} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None
         )
     name = str(name)
     path = f"{prefix}.{name}" if prefix else name
     kind = _check_keys(ctx, e, path)
     when = e.get("when", True)
     if not isinstance(when, bool):
-        raise ctx.fail(f"'when' must be true or false (a $param), got {when!r}", e.line_of("when"), path)
+        raise ctx.fail(f"'when' must be true or false (a $param), got {describe(when)}", e.line_of("when"), path)
     return name, path, kind, when
 
 
@@ -277,7 +285,7 @@ def _sources(ctx: Ctx, e: LMap, path: str) -> list[str] | None:
     out = []
     for ref in refs:
         if not isinstance(ref, str) or not ref:
-            raise ctx.fail(f"'from' must name an earlier layer, got {ref!r}", e.line_of("from"), path)
+            raise ctx.fail(f"'from' must name an earlier layer, got {describe(ref)}", e.line_of("from"), path)
         out.append(_resolve(ctx, ref, e.line_of("from"), path))
     return out
 
@@ -298,6 +306,8 @@ def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
         n = pos_int(e["repeat"])
     except ArgError as err:
         raise ctx.fail(f"repeat: {err}", e.line_of("repeat"), path) from None
+    if n > MAX_ENTRIES:
+        raise ctx.fail(f"repeat: {n:,} copies is more than the limit of {MAX_ENTRIES:,}", e.line_of("repeat"), path)
     feed = _feed(ctx, e, path)
     first = e.get("first", LMap())
     if not isinstance(first, LMap):
@@ -311,7 +321,7 @@ def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
             entry = e if i or kind != "op" else _merged(e, first)
             child = _single(ctx, entry, sub, str(i), kind, env, args, copy=True)
             ctx.scopes[-1][str(i)] = sub
-            ctx.paths.add(sub)
+            ctx.add_path(sub, e.line)
             node.children.append(child)
     return node
 
@@ -360,7 +370,7 @@ def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> N
         raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
     if merge not in ("concat", "add"):
         raise ctx.fail(
-            f"branches need merge: concat or add, got {merge!r}", e.line_of("merge") if "merge" in e else e.line, path
+            f"branches need merge: concat or add, got {describe(merge)}", e.line_of("merge") if "merge" in e else e.line, path
         )
     node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
     with ctx.scope(path):
@@ -371,7 +381,7 @@ def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> N
             branch = Node(path=bpath, name=bname, kind="seq", line=branches.line_of(bname))
             with ctx.scope(bpath):
                 branch.children = _entries(ctx, items if items is not None else [], bpath, env)
-            ctx.paths.add(bpath)
+            ctx.add_path(bpath, branches.line_of(bname))
             node.children.append(branch)
     return node
 
@@ -381,7 +391,7 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     block = ctx.spec.blocks.get(bname) if isinstance(bname, str) else None
     if not isinstance(block, LMap):
         known = ", ".join(ctx.spec.blocks) or "none"
-        raise ctx.fail(f"unknown block {bname!r} (defined: {known})", e.line_of("block"), path)
+        raise ctx.fail(f"unknown block {show(bname)} (defined: {known})", e.line_of("block"), path)
     if not isinstance(args, dict):
         raise ctx.fail("'args' must be a mapping of block parameters", e.line_of("args"), path)
     for key in block:

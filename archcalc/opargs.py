@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from archcalc.argtypes import REQUIRED, ArgError
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, show
 from archcalc.ops import OPS
 from archcalc.yamlio import LList, LMap
 
@@ -29,7 +29,7 @@ def check_op_args(e: LMap, op: Any, entry_keys: Collection[str], fail: Fail) -> 
     """The validated, defaulted arguments of one op entry; ``fail(msg, line)`` builds the located error."""
     opdef = OPS.get(op) if isinstance(op, str) else None
     if opdef is None:
-        raise fail(f"unknown op {op!r}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"))
+        raise fail(f"unknown op {show(op)}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"))
     args: dict[str, Any] = {}
     for key, value in e.items():
         if key in entry_keys and key != "op":

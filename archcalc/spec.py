@@ -166,7 +166,7 @@ def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
         )
         if not ok:
             raise ArchcalcError(
-                f"--set {key}={value!r}: expected {type(default).__name__} like the default {default!r}",
+                f"--set {key}={show(value)}: expected {describe(default).split()[0]} like the default {show(default)}",
                 file=spec.file,
             )
         values[key] = value

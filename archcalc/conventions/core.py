@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from archcalc.errors import ArchcalcError
-from archcalc.graph.ir import BUS, LAYER, MERGE
+from archcalc.graph.ir import BUS, LAYER, MERGE, Graph
 from archcalc.report import Record, Report
 
 Rule = Callable[[Record], int]
@@ -31,6 +31,8 @@ class Convention:
     zero: dict[str, str]  # op -> why this convention counts it as 0
     refused: dict[str, str] = field(default_factory=dict)  # op -> why the tool cannot count it
     pointwise: Rule | str = "an elementwise op: no multiply-accumulate"
+    # the tool traces the model and drops what no output depends on (fvcore's jit trace): such layers count 0
+    live_only: bool = False
 
     def rule(self, op: str) -> Rule | str | None:
         """The op's rule, or the reason it counts 0, or None (refused or unknown)."""
@@ -106,13 +108,15 @@ def layer_values(report: Report, name: str) -> dict[str, int]:
     bad: list[tuple[str, str, int]] = []
     values: dict[str, int] = {}
     scope_sum = [0] * len(graph.scopes)
+    live = reaches_output(graph) if conv.live_only else None
     for node in graph.nodes:
         if node.role == LAYER:
             rule = conv.rule(node.op)
             if rule is None:
                 bad.append((node.op, node.path, node.line))
             elif not bad:
-                v = 0 if isinstance(rule, str) else int(rule(records[node.path]))
+                dead = live is not None and not live[node.index]
+                v = 0 if isinstance(rule, str) or dead else int(rule(records[node.path]))
                 values[node.path] = v
                 scope_sum[node.scope] += v
         elif node.role in (MERGE, BUS) and conv.rule(node.op) is None:
@@ -125,6 +129,18 @@ def layer_values(report: Report, name: str) -> dict[str, int]:
             scope_sum[scope.parent] += scope_sum[scope.index]
             values[scope.path] = scope_sum[scope.index]
     return values
+
+
+def reaches_output(graph: Graph) -> list[bool]:
+    """Whether each node's value reaches a network output (main or side), walking the edges backwards."""
+    live = [False] * len(graph.nodes)
+    for i in graph.outputs:
+        live[i] = True
+    for node in reversed(graph.nodes):
+        if live[node.index]:
+            for i in (*node.inputs, *node.refs.values()):
+                live[i] = True
+    return live
 
 
 def total(report: Report, name: str) -> int:

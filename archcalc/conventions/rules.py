@@ -199,6 +199,7 @@ register(
         _FV_ZERO,
         {"max_unpool2d": "torch.jit.trace of nn.MaxUnpool2d fails (_unpool_output_size), so fvcore cannot run"},
         pointwise=_FV_UNSUPPORTED,
+        live_only=True,
     )
 )
 
