@@ -109,6 +109,21 @@ def check_refs(graph: Graph, node: GNode, x: Shape, env: Sequence[Shape | None])
         if env[ref] != x:
             msg = f"input {x} does not match the switches of '{pool.path}' (its output is {env[ref]})"
             raise located(graph, node, ArchcalcError(msg))
+        _check_unpool_size(graph, node, x, env[pool.inputs[0]])
+
+
+def _check_unpool_size(graph: Graph, node: GNode, x: Shape, before: Shape | None) -> None:
+    """torch's switches index the pool's input plane; a smaller unpool output makes most of them invalid
+    ("invalid max index" on real data), so the unpool must land on exactly that size."""
+    try:
+        out = OPS[node.op].rule(node.args, x, FAST).shape
+    except ShapeError:
+        return  # the rule itself reports it, located, when the layer runs
+    if before is not None and tuple(int(d) for d in out[1:]) != tuple(before[1:]):
+        size = "x".join(str(d) for d in before[1:])
+        got = "x".join(str(int(d)) for d in out[1:])
+        msg = f"unpooling gives {got}, but the pool's switches index a {size} input; set output_size: [{size.replace('x', ', ')}]"
+        raise located(graph, node, ArchcalcError(msg))
 
 
 class ShapeProp(Interpreter[Shape]):

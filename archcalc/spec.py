@@ -151,6 +151,9 @@ def _input_text(text: str, file: str | None, line: int | None) -> list[int]:
     return sizes
 
 
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text", list: "a list", LList: "a list"}
+
+
 def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
     """Spec params with --set values applied; unknown names and wrong types are errors."""
     values = dict(spec.params)
@@ -166,7 +169,7 @@ def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
         )
         if not ok:
             raise ArchcalcError(
-                f"--set {key}={show(value)}: expected {describe(default).split()[0]} like the default {show(default)}",
+                f"--set {key}={show(value)}: expected {_KINDS.get(type(default), 'a value')} like the default {show(default)}",
                 file=spec.file,
             )
         values[key] = value

@@ -134,7 +134,8 @@ layers:
   - {name: gconv, op: conv2d, out: 8, kernel: 3, groups: 2, dilation: 2, padding: 1}
   - {name: same, op: conv2d, out: 8, kernel: 4, padding: same}
   - {name: pool, op: maxpool2d, kernel: 2, stride: 2, padding: 1, ceil_mode: true}
-  - {name: unpool, op: max_unpool2d, pool: pool, kernel: 2, stride: 2, padding: 1}
+  - {name: unpool, op: max_unpool2d, pool: pool, kernel: 2, stride: 2, padding: 1, output_size: [13, 13]}
+  - {name: trim, op: maxpool2d, kernel: 2, stride: 1}
   - {name: up, op: conv_transpose2d, out: 4, kernel: 3, stride: 2, padding: 1, output_padding: 1, groups: 2}
   - name: mix
     branches:
@@ -152,6 +153,18 @@ layers:
   - {op: flatten}
   - {op: linear, out: 3}
 """
+
+
+def test_unpool_default_size_explains(tmp_path: pytest.TempPathFactory) -> None:
+    """Without output_size: (7 - 1)*2 - 2*1 + 2 = 12, exactly the pool's 12x12 input (so torch's switches fit)."""
+    path = tmp_path / "unpool.yaml"  # type: ignore[operator]
+    path.write_text(
+        "name: u\ninput: [1, 12, 12]\nlayers:\n"
+        "  - {name: pool, op: maxpool2d, kernel: 2, stride: 2, padding: 1, ceil_mode: true}\n"
+        "  - {name: unpool, op: max_unpool2d, pool: pool, kernel: 2, stride: 2, padding: 1}\n"
+    )
+    d = {d.path: d for d in explain(analyze(str(path)))}["unpool"]
+    assert "H_out 12 = (H_in - 1)*s_h - 2*p_h + k_h = (7 - 1)*2 - 2*1 + 2" in [s.text() for s in d.steps]
 
 
 def test_every_op_kind_explains(tmp_path: pytest.TempPathFactory) -> None:
@@ -177,8 +190,7 @@ def test_every_op_kind_explains(tmp_path: pytest.TempPathFactory) -> None:
         in text["pool"]
     )
     assert any("the last window would start at 14 >= input + left padding = 14" in n for n in by_path["pool"].notes)
-    # unpool: (7 - 1)*2 - 2*1 + 2 = 12; transposed: (12 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 24
-    assert "H_out 12 = (H_in - 1)*s_h - 2*p_h + k_h = (7 - 1)*2 - 2*1 + 2" in text["unpool"]
+    # transposed: (12 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 24
     assert (
         "H_out 24 = (H_in - 1)*s_h - 2*p_h + d_h*(k_h - 1) + op_h + 1 = (12 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1"
         in text["up"]
