@@ -210,7 +210,7 @@ def test_every_op_kind_explains(tmp_path: pytest.TempPathFactory) -> None:
     )
     assert "connections 10,080 = C*sum_win_h*sum_win_w = 12*28*30" in text["gap"]
     assert "C_out 24 = sum over inputs i of C_i = 12 + 12" in text["cat"]
-    assert "F_out 840 = C*H*W = 24*5*7" in text["10"]
+    assert "F_out 840 = C*H*W = 24*5*7" in text["11"]
 
 
 def test_explain_cli_formats(capsys: pytest.CaptureFixture[str]) -> None:
