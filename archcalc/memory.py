@@ -4,7 +4,8 @@ Conventions (docs/memory.md explains each figure):
 * activation elements of a layer = the elements of its output tensor x batch;
 * parameter bytes = params x dtype size; buffer bytes = buffers x dtype size (running stats, prototypes);
 * inference peak = parameters + buffers + the input + the largest set of activations alive at one moment of a
-  forward pass (plan.py's liveness: outputs live until their last reader, branches until the merge);
+  forward pass (plan.py's liveness pass over the graph: outputs live until their last reader, branches
+  until the merge);
 * training = parameters + buffers + gradients (trainable params) + optimizer state + activations kept for
   backward, taken as the input plus every tensor the forward pass allocates (plan.Summary.allocated).
   SGD with momentum keeps 1 value per trainable parameter, Adam 2 (exp_avg, exp_avg_sq).
@@ -16,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archcalc.plan import Plan, Summary, is_alias
+from archcalc.calc import compile_spec
+from archcalc.graph.ir import Graph
+from archcalc.ops import OPS, prod
+from archcalc.plan import SizePass, Summary
 from archcalc.report import Report
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -100,17 +104,14 @@ def model_memory(
     if batch < 1:
         raise ArchcalcError(f"--batch must be at least 1, got {batch}")
     size = dtype_size(dtype)
-    plan = Plan(spec, sets)
-    summary = plan.run(report.input)
-    aliases = {_path(n) for n in _nodes(plan.root) if is_alias(n)}
+    graph: Graph = report.graph if report.graph is not None else compile_spec(spec, sets)[2]
+    summary = SizePass(graph).summary(report.input)
+    aliases = {n.path for n in graph.layers() if OPS[n.op].alias(n.args)}
     layers = [
         LayerMemory(r.path, r.op, r.activations * batch, r.activations * batch * size, r.path in aliases)
         for r in report.layers
     ]
-    inp = 1
-    for d in report.input:
-        inp *= d
-    f = figures(summary, inp, dtype, batch)
+    f = figures(summary, prod(report.input), dtype, batch)
     return ModelMemory(
         dtype,
         batch,
@@ -125,16 +126,6 @@ def model_memory(
         {k: f[f"training_{k}"] for k in OPTIMIZER_SLOTS},
         {k: f[f"optimizer_{k}"] for k in OPTIMIZER_SLOTS},
     )
-
-
-def _nodes(node: Any) -> Any:
-    yield node
-    for c in node.children:
-        yield from _nodes(c)
-
-
-def _path(node: Any) -> str:
-    return str(node.path)
 
 
 def human(n: int) -> str:

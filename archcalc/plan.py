@@ -1,42 +1,40 @@
 """A compiled spec for many input sizes: totals, output shape and memory liveness, without records.
 
-``analyze`` builds a Record per layer with located errors; a sweep needs only totals, a thousand times.
-A Plan expands the spec once, then evaluates the node tree with the same op rules (FastMath), memoising
-every op by (structure, input shapes) and every *closed* container (no ``from`` reference crosses its
-border) the same way, so ResNet's identical bottlenecks are computed once per input size. Totals equal
-analyze()'s (tests/test_sweep.py checks every spec at several sizes).
+``analyze`` builds a Record per layer; a sweep needs only totals, a thousand times. A ``SizePlan`` lowers the
+spec once, then runs ``SizePass`` over its graph with the same op rules and the same located errors as
+``table`` (calc.py's helpers). Every layer is memoised by (op key, input shapes) and every *closed* scope (no
+edge crosses its border except its input and its output) by (structural key, input shape): a hit jumps over
+the whole scope (``Interpreter.skip``), so ResNet's identical bottlenecks are computed once per input size.
+The tables this needs (keys, closedness, lifetimes) are computed once from the graph's edges, in
+O(n log n): see liveness.py.
 
 Memory liveness (elements, batch 1) follows the order the torch builder runs the graph in:
 a container's input stays alive while it runs (the caller holds it); an output lives until its last reader
-(``from`` included); branch outputs live until the merge; a dense feed keeps every output plus the
-concatenated input of the running copy. Ops that return their input's storage (flatten, identity,
-dropout at inference, in-place ReLU) allocate nothing.
+(``from`` included); side outputs live until the end of their list; branch outputs live until the merge; a
+dense feed keeps every output plus the concatenated input of the running copy (its bus). Ops that return
+their input's storage (``OpDef.alias``: flatten, identity, dropout at inference, in-place ReLU) allocate
+nothing and extend their owner's life; ``add`` of more than two inputs allocates one extra partial sum.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archcalc.errors import ArchcalcError, ShapeError
-from archcalc.expand import Node, expand
-from archcalc.ops import OPS
-from archcalc.ops.layers import merge_add, merge_concat
+from archcalc.calc import bus_shape, check_refs, compile_spec, merge_shape, rule_result
+from archcalc.graph.interp import Interpreter
+from archcalc.graph.ir import GNode, Graph
+from archcalc.liveness import DENSE, PARALLEL, SEQ, ScopeTable, Tables, tables
+from archcalc.ops import prod
 from archcalc.report import Shape
-from archcalc.spec import Spec, apply_overrides, load_spec
-from archcalc.symbolic import FAST
+from archcalc.spec import Spec
 
-# ops whose torch module (eval mode) returns a view or the very same tensor
-ALIAS_OPS = {"flatten", "identity", "dropout"}
 N_COUNTS = 6  # params, trainable, buffers, connections, macs, activations (report.COUNT_KEYS order)
 
 
-def is_alias(node: Node) -> bool:
-    return node.kind == "op" and (node.op in ALIAS_OPS or (node.op == "relu" and bool(node.args.get("inplace"))))
-
-
-@dataclass(slots=True, frozen=True)
-class Summary:
+@dataclass(slots=True)
+class Summary:  # never mutated once made (it is memoised); not frozen, which makes creation 3x slower
     shape: Shape
     counts: tuple[int, ...]
     peak: int  # most elements live at once inside the node, its inputs excluded, its output included
@@ -44,242 +42,192 @@ class Summary:
     allocated: int  # every element allocated during the node (what training keeps for backward)
 
 
-def _numel(shape: Shape) -> int:
-    out = 1
-    for d in shape:
-        out *= d
-    return out
+class _Frame:
+    """One running scope: its counters (``live``: elements it holds between its entries' steps)."""
+
+    __slots__ = ("allocated", "cur", "live", "parts", "peak", "sizes", "table", "x")
+
+    def __init__(self, table: ScopeTable, x: Shape) -> None:
+        self.table, self.x = table, x
+        self.parts: list[tuple[int, ...]] = []
+        self.peak = self.live = self.allocated = 0
+        self.sizes = [0] * table.n  # a chain: each entry's own storage
+        self.cur = prod(x) if table.kind == DENSE else 0  # dense: the running bus; branches: the merge
+
+    def step(self, i: int, s: Summary) -> None:
+        """Entry ``i`` of this scope has run and produced ``s``."""
+        raise NotImplementedError
+
+    def finish(self, shape: Shape) -> Summary:
+        raise NotImplementedError
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(map(sum, zip(*self.parts, strict=False))) if self.parts else (0,) * N_COUNTS
 
 
-def _rel(path: str, base: str) -> str:
-    """A reference as seen from ``base``: translation-invariant, so equal blocks get equal keys."""
-    a, b = path.split("."), base.split(".") if base else []
-    common = 0
-    while common < min(len(a), len(b)) and a[common] == b[common]:
-        common += 1
-    return f"{len(b) - common}^" + ".".join(a[common:])
+class _Chain(_Frame):
+    """A chain: an entry's storage is held from its step to the step of its last reader."""
+
+    __slots__ = ()
+
+    def step(self, i: int, s: Summary) -> None:
+        t, live, fresh = self.table, self.live, s.fresh
+        if live + s.peak > self.peak:
+            self.peak = live + s.peak
+        self.sizes[i] = fresh
+        if t.keep[i]:
+            live += fresh
+        dies = t.dies[i]
+        if dies:
+            sizes = self.sizes
+            for o in dies:
+                live -= sizes[o]
+        self.live = live
+        self.allocated += s.allocated
+        self.parts.append(s.counts)
+
+    def finish(self, shape: Shape) -> Summary:
+        owner = self.table.out_owner
+        return Summary(shape, self.counts(), self.peak, self.sizes[owner] if owner >= 0 else 0, self.allocated)
 
 
-class Plan:
-    """``Plan(spec).run(shape)`` -> Summary of the whole network for that input."""
+class _Dense(_Frame):
+    """A dense feed: every output is held to the end; the bus an entry reads is alive (and allocated) for it."""
 
-    def __init__(self, spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> None:
-        self.spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
-        self.root = expand(self.spec, apply_overrides(self.spec, sets or {}))
-        self.keys: dict[int, int] = {}  # id(node) -> structure id
-        self.closed: set[int] = set()
-        self.lifetimes: dict[int, list[tuple[int, int]]] = {}  # seq id -> per child (storage owner, last use)
-        self.deaths: dict[int, list[list[int]]] = {}  # seq id -> per step, the storages freed after it
-        self.memo: dict[tuple[int, Any], Summary] = {}
-        self._interned: dict[Any, int] = {}
-        refs = list(_refs(self.root))
-        self._key(self.root, refs)
-        self._lifetimes(self.root, refs)
+    __slots__ = ()
 
-    # ---- compile ------------------------------------------------------------------------------------------
-    def _key(self, node: Node, refs: list[tuple[str, str]]) -> int:
-        base = node.path.rpartition(".")[0]
-        srcs = tuple(_rel(s, base) for s in node.sources or ())
-        if node.kind == "op":
-            args = {k: (_rel(v, base) if k == "pool" else v) for k, v in node.args.items()}
-            raw: Any = ("op", node.op, repr(sorted(args.items())), srcs, node.side)
-        else:
-            kids = tuple(self._key(c, refs) for c in node.children)
-            raw = (node.kind, node.merge, node.feed, srcs, node.side, kids, tuple(c.name for c in node.children))
-            if _is_closed(node, refs):
-                self.closed.add(id(node))
-        key = self._interned.setdefault(raw, len(self._interned))
-        self.keys[id(node)] = key
-        if node.kind == "op" and node.op != "max_unpool2d":
-            self.closed.add(id(node))
-        return key
+    def step(self, i: int, s: Summary) -> None:
+        self.peak = max(self.peak, self.live + self.cur + s.peak)
+        self.live += s.fresh
+        self.allocated += self.cur + s.allocated
+        self.parts.append(s.counts)
 
-    def _lifetimes(self, node: Node, refs: list[tuple[str, str]]) -> None:
-        for child in node.children:
-            self._lifetimes(child, refs)
-        if node.kind != "seq" or node.feed == "dense":
-            return
-        n = len(node.children)
-        index = {c.path: i for i, c in enumerate(node.children)}
-        last = [n if c.side else -1 for c in node.children]
-        prev = -1  # -1: the seq's own input
-        owner: list[int] = []
-        for i, child in enumerate(node.children):
-            reads = [index.get(s, -1) for s in child.sources] if child.sources else [prev]
-            for j in reads:
-                if j >= 0:
-                    last[j] = max(last[j], i)
-            owner.append(reads[0] if is_alias(child) and len(reads) == 1 else i)
-            if not child.side:
-                prev = i
-        if prev >= 0:
-            last[prev] = n
-        for reader, src in refs:  # references from deeper inside a later child, or from outside (escape)
-            if src in index:
-                j = index[src]
-                i = next((k for k, c in enumerate(node.children) if _inside(reader, c.path)), n)
-                last[j] = max(last[j], i)
-        for i in range(n):  # an alias keeps its owner's storage alive
-            o = i
-            while o >= 0 and owner[o] != o:
-                o = owner[o]
-            owner[i] = o
-            if o >= 0:
-                last[o] = max(last[o], last[i])
-        life = [(owner[i], last[owner[i]] if owner[i] >= 0 else -1) for i in range(n)]
-        dies: list[list[int]] = [[] for _ in range(n)]
-        for o, (own, end) in enumerate(life):
-            if own == o and o < end < n:
-                dies[end].append(o)
-        self.lifetimes[id(node)] = life
-        self.deaths[id(node)] = dies
+    def finish(self, shape: Shape) -> Summary:  # the final concat, beside every held output
+        size = self.cur
+        return Summary(shape, self.counts(), max(self.peak, self.live + size), size, self.allocated + size)
 
-    # ---- evaluate -----------------------------------------------------------------------------------------
-    def run(self, shape: Shape) -> Summary:
-        self.env: dict[str, Shape] = {"@in": shape}
-        return self._seq(self.root, [shape])
 
-    def _node(self, node: Node, xs: list[Shape]) -> Summary:
-        nid = id(node)
-        cacheable = nid in self.closed
-        if cacheable:
-            hit = self.memo.get((self.keys[nid], xs[0] if len(xs) == 1 else tuple(xs)))
+class _Branches(_Frame):
+    """Parallel branches: each output is held until the merge."""
+
+    __slots__ = ()
+
+    def step(self, i: int, s: Summary) -> None:
+        if self.live + s.peak > self.peak:
+            self.peak = self.live + s.peak
+        self.live += s.fresh
+        self.allocated += s.allocated
+        self.parts.append(s.counts)
+
+    def finish(self, shape: Shape) -> Summary:
+        return Summary(shape, self.counts(), self.peak, self.cur, self.allocated)
+
+
+FRAMES: dict[str, type[_Frame]] = {SEQ: _Chain, DENSE: _Dense, PARALLEL: _Branches}
+
+
+class SizePass(Interpreter[Shape]):
+    """Totals and liveness of one input size; the memos persist across ``summary`` calls."""
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__(graph)
+        self.t: Tables = tables(graph)
+        self.pos = self.t.pos
+        # one memo per key (input shape(s) -> Summary), shared by every scope or layer with that key
+        self.memos: dict[tuple[str, int], dict[Any, Summary]] = {}
+        self.scope_runs = [(t, FRAMES[t.kind], self._memo("scope", t.key) if t.closed else None) for t in self.t.scopes]
+        self.layer_memo = [self._memo("layer", k) if k >= 0 else {} for k in self.t.layer_keys]
+        self.frames: list[_Frame] = []
+        self.result: Summary | None = None
+
+    def _memo(self, kind: str, key: int) -> dict[Any, Summary]:
+        return self.memos.setdefault((kind, key), {})
+
+    def clear(self) -> None:
+        """Forget every memoised result (benchmarks start cold)."""
+        for memo in self.memos.values():
+            memo.clear()
+
+    def summary(self, shape: Shape) -> Summary:
+        self.frames = []
+        self.run(shape)
+        assert self.result is not None
+        return self.result
+
+    def enter(self, node: GNode, args: Sequence[Shape]) -> Shape:
+        x = args[0]
+        table, frame, memo = self.scope_runs[node.scope]
+        if memo is not None:
+            hit = memo.get(x)
             if hit is not None:
-                return hit
-        if node.kind == "op":
-            out = self._op(node, xs)
-        elif len(xs) != 1:
-            raise ArchcalcError(f"a {node.kind} container reads one input, got {len(xs)}", layer=node.path)
-        elif node.kind == "parallel":
-            out = self._parallel(node, xs[0])
-        else:
-            out = self._seq(node, xs)
-        if cacheable:
-            self.memo[(self.keys[nid], xs[0] if len(xs) == 1 else tuple(xs))] = out
-        return out
+                self.frames[-1].step(table.pos, hit)
+                self.skip(node.scope, hit.shape)
+                return x
+        self.frames.append(frame(table, x))
+        return x
 
-    def _op(self, node: Node, xs: list[Shape]) -> Summary:
-        opdef = OPS[node.op]
-        if (opdef.many_inputs and len(xs) < 2) or (not opdef.many_inputs and len(xs) != 1):
-            raise ArchcalcError(f"{node.op}: wrong number of inputs ({len(xs)})", layer=node.path)
-        if node.op == "max_unpool2d" and self.env.get(node.args["pool"]) != xs[0]:
-            raise ArchcalcError("max_unpool2d input does not match its pool's switches", layer=node.path)
-        try:
-            res = opdef.rule(node.args, xs if opdef.many_inputs else xs[0], FAST)
-        except ShapeError as err:
-            raise err.located(layer=node.path) from None
-        shape = tuple(int(d) for d in res.shape)
-        size = _numel(shape)
-        params = int(res.params)
-        trainable = params if res.trainable is None else int(res.trainable)
-        counts = (params, trainable, int(res.buffers), int(res.connections), int(res.macs), size)
-        if is_alias(node):
+    def exit(self, node: GNode, args: Sequence[Shape]) -> Shape:
+        frame = self.frames.pop()
+        s = frame.finish(args[0])
+        table, _, memo = self.scope_runs[node.scope]
+        if memo is not None:
+            memo[frame.x] = s
+        if self.frames:
+            self.frames[-1].step(table.pos, s)
+        else:
+            self.result = s
+        return args[0]
+
+    def layer(self, node: GNode, args: Sequence[Shape]) -> Shape:
+        i = node.index
+        if node.refs:  # checked on every run: the referenced pool's shape is not part of the memo key
+            check_refs(self.graph, node, args[0], self.env)
+        memo = self.layer_memo[i]
+        xs = args[0] if len(args) == 1 else tuple(args)
+        s = memo.get(xs)
+        if s is None:
+            s = memo[xs] = self._layer(node, args)
+        self.frames[-1].step(self.pos[i], s)
+        return s.shape
+
+    def _layer(self, node: GNode, args: Sequence[Shape]) -> Summary:
+        shape, counts = rule_result(self.graph, node, args)
+        if self.t.alias[node.index]:
             return Summary(shape, counts, 0, 0, 0)
-        extra = size if node.op == "add" and len(xs) > 2 else 0  # a + b + c: the old partial sum is alive too
+        size = counts[5]
+        extra = size if node.op == "add" and len(args) > 2 else 0  # a + b + c: the old partial sum is alive too
         return Summary(shape, counts, size + extra, size, size + extra)
 
-    def _seq(self, node: Node, xs: list[Shape]) -> Summary:
-        x = xs[0]
-        self.env[f"{node.path}@in"] = x
-        if node.feed == "dense":
-            return self._dense(node, x)
-        life, dies = self.lifetimes[id(node)], self.deaths[id(node)]
-        parts: list[tuple[int, ...]] = []
-        sizes: list[int] = []
-        live = peak = allocated = 0
-        prev, last = x, -1
-        for i, child in enumerate(node.children):
-            ins = [self.env[s] for s in child.sources] if child.sources else [prev]
-            s = self._node(child, ins)
-            self.env[child.path] = s.shape
-            peak = max(peak, live + s.peak)
-            sizes.append(s.fresh)
-            own, end = life[i]
-            if own == i and end > i:
-                live += s.fresh
-            for o in dies[i]:
-                live -= sizes[o]
-            allocated += s.allocated
-            parts.append(s.counts)
-            if not child.side:
-                prev, last = s.shape, i
-        fresh = sizes[life[last][0]] if last >= 0 and life[last][0] >= 0 else 0
-        return Summary(prev, _total(parts), peak, fresh, allocated)
+    def merge(self, node: GNode, args: Sequence[Shape]) -> Shape:
+        shape = merge_shape(self.graph, node, node.op, args)
+        frame = self.frames[-1]
+        size = prod(shape)
+        extra = size if frame.table.add3 else 0
+        frame.peak = max(frame.peak, frame.live + size + extra)
+        frame.allocated += size + extra
+        frame.cur = size
+        return shape
 
-    def _parallel(self, node: Node, x: Shape) -> Summary:
-        self.env[f"{node.path}@in"] = x
-        parts: list[tuple[int, ...]] = []
-        outs: list[Shape] = []
-        held = peak = allocated = 0
-        for branch in node.children:
-            s = self._seq(branch, [x])
-            self.env[branch.path] = s.shape
-            peak = max(peak, held + s.peak)
-            held += s.fresh
-            allocated += s.allocated
-            outs.append(s.shape)
-            parts.append(s.counts)
-        shape = self._merge(node, node.merge, outs)
-        size = _numel(shape)
-        extra = size if node.merge == "add" and len(outs) > 2 else 0
-        peak = max(peak, held + size + extra)
-        return Summary(shape, _total(parts), peak, size, allocated + size + extra)
-
-    def _dense(self, node: Node, x: Shape) -> Summary:
-        parts: list[tuple[int, ...]] = []
-        feats = [x]
-        held = peak = allocated = 0
-        for child in node.children:
-            inp = self._merge(node, "concat", feats)
-            cat = _numel(inp)
-            s = self._node(child, [inp])
-            self.env[child.path] = s.shape
-            peak = max(peak, held + cat + s.peak)
-            held += s.fresh
-            allocated += cat + s.allocated
-            feats.append(s.shape)
-            parts.append(s.counts)
-        shape = self._merge(node, "concat", feats)
-        size = _numel(shape)
-        return Summary(shape, _total(parts), max(peak, held + size), size, allocated + size)
-
-    def _merge(self, node: Node, how: str, shapes: list[Shape]) -> Shape:
-        try:
-            out = merge_concat(shapes, FAST) if how == "concat" else merge_add(shapes, FAST)
-        except ShapeError as err:
-            raise err.located(layer=node.path) from None
-        return tuple(int(d) for d in out.shape)
+    def bus(self, node: GNode, args: Sequence[Shape]) -> Shape:
+        shape = bus_shape(self.graph, node, self.env, args)
+        self.frames[-1].cur = prod(shape)
+        return shape
 
 
-def _total(parts: list[tuple[int, ...]]) -> tuple[int, ...]:
-    return tuple(map(sum, zip(*parts, strict=False))) if parts else (0,) * N_COUNTS
+class SizePlan:
+    """``SizePlan(spec).run(shape)`` -> Summary of the whole network for that input."""
+
+    def __init__(self, spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> None:
+        self.spec, _, graph = compile_spec(spec_or_path, sets)
+        self.graph = graph
+        self.sizes = SizePass(graph)
+
+    def run(self, shape: Shape) -> Summary:
+        return self.sizes.summary(shape)
+
+    def clear(self) -> None:
+        """Forget every memoised result (benchmarks start cold)."""
+        self.sizes.clear()
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root + ".") or path == root + "@in"
-
-
-def _refs(node: Node) -> Any:
-    """(reader path, source path) for every ``from`` and every unpool's pool."""
-    for s in node.sources or ():
-        yield node.path, s
-    if node.kind == "op" and node.op == "max_unpool2d":
-        yield node.path, node.args["pool"]
-    for child in node.children:
-        yield from _refs(child)
-
-
-def _is_closed(node: Node, refs: list[tuple[str, str]]) -> bool:
-    """No reference crosses the border: everything read inside is inside, nothing inside is read from outside
-    (reading the node's own output from outside is fine; reading its input by name is not)."""
-    root = node.path
-    if not root:
-        return False
-    for reader, src in refs:
-        if reader == root:  # the node's own 'from' only selects its input
-            continue
-        r_in = reader.startswith(root + ".")
-        s_in = src.startswith(root + ".") or src == root + "@in"
-        if r_in != s_in:
-            return False
-    return True
+Plan = SizePlan  # the old name, until tests/test_analysis.py and tests/test_rf_torch.py import SizePlan

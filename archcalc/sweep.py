@@ -1,4 +1,7 @@
-"""Input-size sweeps and the smallest accepted input, on a compiled Plan (pure math, no torch)."""
+"""Input-size sweeps and the smallest accepted input, on a compiled SizePlan (pure math, no torch).
+
+A refused size carries the located error ``table`` gives for that input (file:line: layer: message).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError
 from archcalc.memory import figures
-from archcalc.plan import Plan
+from archcalc.plan import SizePlan
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ def parse_range(text: str) -> list[int]:
 
 
 def sweep(
-    plan: Plan,
+    plan: SizePlan,
     sizes: list[int],
     dtype: str = "float32",
     batch: int = 1,
@@ -82,7 +85,7 @@ class MinSize:
     gaps: list[int]  # square sizes above the minimum that fail again (non-monotonic)
 
 
-def _works(plan: Plan, shape: tuple[int, ...]) -> bool:
+def _works(plan: SizePlan, shape: tuple[int, ...]) -> bool:
     try:
         plan.run(shape)
     except ArchcalcError:
@@ -98,7 +101,7 @@ def _smallest(ok: Callable[[int], bool], limit: int) -> int:
     raise ArchcalcError(f"no input size up to {limit} works")
 
 
-def min_size(plan: Plan, limit: int = 4096, check_above: int = 256) -> MinSize:
+def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256) -> MinSize:
     """Smallest square input, and per axis with the other axis at the spec's size, where every layer works."""
     from archcalc.calc import analyze
 

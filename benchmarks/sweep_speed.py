@@ -1,8 +1,8 @@
 """How long a 1,000-point input sweep takes (issue 5: resnet152 must take under a second).
 
 Run: python3 benchmarks/sweep_speed.py [spec ...]
-Times Plan construction (expand once) and the sweep itself separately, best of 3, and compares one
-analyze() per point for scale. Not a test: timings depend on the machine.
+Times SizePlan construction (expand, lower and the liveness tables, once) and the sweep itself separately,
+best of 3, and compares one analyze() per point for scale. Not a test: timings depend on the machine.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import contextlib
 
 from archcalc.calc import analyze
 from archcalc.errors import ArchcalcError
-from archcalc.plan import Plan
+from archcalc.plan import SizePlan
 from archcalc.sweep import sweep
 
 
@@ -25,11 +25,11 @@ def main(specs: list[str]) -> None:
     sizes = list(range(32, 32 + 1000))  # 1,000 square sizes, 32..1031
     for name in specs:
         t0 = time.perf_counter()
-        plan = Plan(name)
+        plan = SizePlan(name)
         t_compile = time.perf_counter() - t0
         best = float("inf")
         for _ in range(3):
-            plan.memo.clear()  # every repetition starts cold
+            plan.clear()  # every repetition starts cold
             t0 = time.perf_counter()
             points = sweep(plan, sizes)
             best = min(best, time.perf_counter() - t0)

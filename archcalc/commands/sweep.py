@@ -43,14 +43,14 @@ def register(app: typer.Typer) -> None:
           archcalc sweep vgg16 --input 64:512:64 --format csv --plot vgg16.png
         """
         from archcalc.memory import dtype_size, human
-        from archcalc.plan import Plan
+        from archcalc.plan import SizePlan
         from archcalc.render.tabular import Grid, n, shape_text
         from archcalc.spec import parse_sets
         from archcalc.sweep import parse_range, points_json, sweep
 
         sizes = parse_range(input)
         dtype_size(dtype)
-        plan = Plan(spec, parse_sets(set or []))
+        plan = SizePlan(spec, parse_sets(set or []))
         bar = _progress(len(sizes))
         if bar is None:
             points = sweep(plan, sizes, dtype, batch)
@@ -95,11 +95,11 @@ def register(app: typer.Typer) -> None:
 
           archcalc minsize googlenet
         """
-        from archcalc.plan import Plan
+        from archcalc.plan import SizePlan
         from archcalc.spec import parse_sets
         from archcalc.sweep import min_size
 
-        plan = Plan(spec, parse_sets(set or []))
+        plan = SizePlan(spec, parse_sets(set or []))
         m = min_size(plan, limit)
         c, h, w = plan.spec.input
         out = sys.stdout
