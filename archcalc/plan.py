@@ -230,4 +230,3 @@ class SizePlan:
         self.sizes.clear()
 
 
-Plan = SizePlan  # the old name, until tests/test_analysis.py and tests/test_rf_torch.py import SizePlan

@@ -11,7 +11,7 @@ from archcalc.calc import analyze, resolve
 from archcalc.cli import main
 from archcalc.errors import ArchcalcError
 from archcalc.memory import model_memory
-from archcalc.plan import Plan
+from archcalc.plan import SizePlan
 from archcalc.rf import receptive_fields
 from archcalc.sweep import min_size, parse_range, sweep
 
@@ -87,7 +87,7 @@ layers:
 def test_liveness_follows_from_references(tmp_path: Path) -> None:
     spec = tmp_path / "live.yaml"
     spec.write_text(LIVENESS)
-    s = Plan(str(spec)).run((1, 8, 8))
+    s = SizePlan(str(spec)).run((1, 8, 8))
     hw = 8 * 8
     branches = 2 * hw + (2 * hw + 3 * hw) + 5 * hw  # x and y held, plus the concat: 640
     step_c = 2 * hw + 4 * hw + 6 * hw  # a kept for c; r is b in place; c itself: 768
@@ -96,7 +96,7 @@ def test_liveness_follows_from_references(tmp_path: Path) -> None:
 
 
 def test_plan_totals_equal_analyze(spec_name: str) -> None:
-    plan = Plan(spec_name)
+    plan = SizePlan(spec_name)
     c, h, _ = plan.spec.input
     for n in (h, 17, 64, 161):
         try:
@@ -120,7 +120,7 @@ def test_parse_range() -> None:
 
 
 def test_sweep_marks_refused_sizes() -> None:
-    points = sweep(Plan("alexnet-paper"), [63, 227])
+    points = sweep(SizePlan("alexnet-paper"), [63, 227])
     assert points[0].output is None and "pool" in points[0].error
     assert points[1].macs == analyze("alexnet-paper").totals.macs
 
@@ -133,7 +133,7 @@ def test_minsize_against_torch(spec: str) -> None:
     torch = pytest.importorskip("torch")
     from archcalc.torch import build
 
-    m = min_size(Plan(spec), check_above=8)
+    m = min_size(SizePlan(spec), check_above=8)
     c, _h, w = analyze(spec).input
     for ok, bad in (((m.square, m.square), (m.square - 1, m.square - 1)), ((m.height, w), (m.height - 1, w))):
         with torch.device("meta"):
@@ -149,9 +149,9 @@ def test_minsize_against_torch(spec: str) -> None:
 
 def test_minsize_values() -> None:
     # vgg16: five 2x2 stride-2 pools, floor each time: side 32 -> 1; 31 leaves 0 after pool5
-    assert min_size(Plan("vgg16"), check_above=8).square == 2**5
+    assert min_size(SizePlan("vgg16"), check_above=8).square == 2**5
     # resnet50: every conv and pool pads enough that a 1x1 input stays 1x1, and the head is adaptive
-    assert min_size(Plan("resnet50"), check_above=8).square == 1
+    assert min_size(SizePlan("resnet50"), check_above=8).square == 1
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> str:

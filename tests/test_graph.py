@@ -49,7 +49,7 @@ def test_graph_invariants(spec_name: str) -> None:
     assert {n.role for n in g.nodes} <= {LAYER, IN, OUT, MERGE, BUS}
 
 
-WIRING = re.compile(r"\.(sources|side|feed|merge|children)\b")
+WIRING = re.compile(r"(?<!self)\.(sources|side|feed|merge|children)\b")
 
 
 def test_only_lowering_reads_the_wiring() -> None:

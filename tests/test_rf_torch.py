@@ -30,7 +30,7 @@ import torch.nn.functional as Fn  # noqa: E402
 from torch import nn  # noqa: E402
 
 from archcalc.calc import resolve  # noqa: E402
-from archcalc.plan import Plan  # noqa: E402
+from archcalc.plan import SizePlan  # noqa: E402
 from archcalc.rf import RF_RULES, RFRow, receptive_fields, unit_interval  # noqa: E402
 from archcalc.sweep import min_size  # noqa: E402
 from archcalc.torch import build  # noqa: E402
@@ -190,7 +190,7 @@ def test_every_op_has_a_rule() -> None:
 def _test_shape(spec: str) -> tuple[int, int, int]:
     """The spec's input reduced to MAX_SIDE, but never below the smallest size the network accepts."""
     c, h, w = resolve(spec)[1].input
-    smallest = min_size(Plan(spec), check_above=0).square
+    smallest = min_size(SizePlan(spec), check_above=0).square
     return c, min(h, max(MAX_SIDE, smallest)), min(w, max(MAX_SIDE, smallest))
 
 

@@ -33,7 +33,6 @@ class GNode:
     args: dict[str, Any] = field(default_factory=dict)
     refs: dict[str, int] = field(default_factory=dict)  # args that name another node (an unpool's pool)
     key: Any = None  # hashable op+args key: equal keys, equal rule results for equal inputs (None: never reuse)
-    side: bool = False  # a side output: nothing reads it by position
 
 
 @dataclass(slots=True, eq=False)

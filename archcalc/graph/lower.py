@@ -65,7 +65,6 @@ class _Lowering:
         for child in node.children:
             out = self.entry(child, s, self.inputs(child, prev))
             if child.side:
-                self.graph.nodes[out].side = True
                 self.sides.append(out)
             else:
                 prev = out
