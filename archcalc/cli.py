@@ -1,46 +1,71 @@
-"""The ``archcalc`` command line: a thin typer layer over analyze() and the renderers.
+"""The ``archcalc`` command line: a thin click layer over analyze() and the renderers.
 
-Nothing here imports torch; commands that build a model import it inside.
+Nothing here imports torch; commands that build a model import it inside. Only click's public API
+is used (see commands/common.py); usage errors are worded here, from the exceptions' attributes.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
-try:  # typer >= 0.20 vendors click
-    from typer._click import exceptions as _cx
-except ImportError:  # pragma: no cover
-    import click.exceptions as _cx  # type: ignore[no-redef]
-
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
+from archcalc.commands.common import INT, Fmt, command, emit, fmt_opt, input_opt, parse_reworded, set_opt, spec_arg
 from archcalc.errors import ArchcalcError
-from archcalc.typerfast import install as _fast_params
 
-app = typer.Typer(
+if TYPE_CHECKING:
+    from archcalc.render.tabular import Column
+
+
+class Group(click.Group):
+    """Commands listed in the order they were added; no arguments prints the help (exit 0)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # click's own no_args_is_help differs between 8.1 and 8.2
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
+        return parse_reworded(super().parse_args, ctx, args)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if self.get_command(ctx, name) is None and not name.startswith("-") and not ctx.resilient_parsing:
+            import difflib
+
+            close = ", ".join(repr(m) for m in difflib.get_close_matches(name, list(self.commands)))
+            raise click.UsageError(f"No such command {name!r}." + (f" Did you mean {close}?" if close else ""), ctx)
+        return super().resolve_command(ctx, args)
+
+
+app = Group(
     name="archcalc",
     help="Exact shapes, params, connections and MACs of convolutional networks, from YAML specs.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
 
 
-@app.command("table")
+@command("table")
+@spec_arg
+@input_opt
+@set_opt
+@fmt_opt
+@click.option("--depth", type=INT, metavar="<int>", help="collapse blocks deeper than N into subtotal rows")
+@click.option("--convention", "-c", metavar="<str>", help="add a column: macs, flops, fvcore, torchinfo, connections")
+@click.option("--rf", is_flag=True, help="add receptive-field columns: size, jump, start")
+@click.option("--plot", metavar="<str>", help="also draw per-layer params and MACs bars to a .png/.svg")
 def table_cmd(
-    spec: SpecArg,
-    input: InputOpt = None,
-    set: SetOpt = None,
-    fmt: FmtOpt = Fmt.rich,
-    depth: Annotated[int | None, typer.Option(help="collapse blocks deeper than N into subtotal rows")] = None,
-    convention: Annotated[
-        str | None, typer.Option("--convention", "-c", help="add a column: macs, flops, fvcore, torchinfo, connections")
-    ] = None,
-    rf: Annotated[bool, typer.Option("--rf", help="add receptive-field columns: size, jump, start")] = False,
-    plot: Annotated[str | None, typer.Option(help="also draw per-layer params and MACs bars to a .png/.svg")] = None,
+    spec: str,
+    input: str | None,
+    set: list[str] | None,
+    fmt: Fmt,
+    depth: int | None,
+    convention: str | None,
+    rf: bool,
+    plot: str | None,
 ) -> None:
     """Per-layer table: shapes, params, LeCun connections and MACs, with totals.
 
@@ -59,11 +84,13 @@ def table_cmd(
     from archcalc.spec import parse_sets
 
     report = analyze(spec, input, parse_sets(set or []))
-    grid, data = layer_grid(report, depth), report.to_dict()
+    data = report.to_dict()
+    extra: tuple[Column, ...] = ()
     if convention:
-        from archcalc.conventions.column import add_column
+        from archcalc.conventions.column import convention_column
 
-        add_column(grid, report, convention, data)
+        extra = convention_column(report, convention, data)
+    grid = layer_grid(report, depth, extra)
     if rf:
         from archcalc.commands.rf import add_rf_columns
 
@@ -75,8 +102,9 @@ def table_cmd(
     emit(grid, fmt, data)
 
 
-@app.command("list")
-def list_cmd(fmt: FmtOpt = Fmt.rich) -> None:
+@command("list")
+@fmt_opt
+def list_cmd(fmt: Fmt) -> None:
     """Bundled specs, one line each: name, title, source, input and total params.
 
     Example:
@@ -105,40 +133,36 @@ def list_cmd(fmt: FmtOpt = Fmt.rich) -> None:
 
 
 def _register_commands() -> None:
-    """Each module in archcalc/commands/ (except common) adds its commands with register(app)."""
+    """table and list, then each module in archcalc/commands/ (except common) adds its commands with register(app)."""
     import importlib
     import pkgutil
 
     from archcalc import commands
 
+    app.add_command(table_cmd)
+    app.add_command(list_cmd)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
         if info.name != "common":
             importlib.import_module(f"archcalc.commands.{info.name}").register(app)
 
 
 _register_commands()
-_fast_params()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        code = app(args=argv, standalone_mode=False)  # click returns typer.Exit's code here
+        code = app.main(args=argv, standalone_mode=False)  # returns ctx.exit()'s code, e.g. 1 from check
     except ArchcalcError as err:
         sys.stderr.write(f"archcalc: error: {err}\n")
         return 2
-    except _cx.NoArgsIsHelpError as err:
-        sys.stdout.write(err.ctx.get_help() + "\n" if err.ctx else "")
-        return 0
-    except _cx.UsageError as err:
+    except click.UsageError as err:
         sys.stderr.write(f"archcalc: error: {' '.join(err.format_message().split())}\n")
         return 2
-    except _cx.ClickException as err:
+    except click.ClickException as err:
         sys.stderr.write(f"archcalc: error: {' '.join(err.format_message().split())}\n")
         return 1
-    except typer.Exit as err:
-        return int(err.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except (click.Abort, KeyboardInterrupt):
         return 1
     return code if isinstance(code, int) else 0
 

@@ -7,6 +7,11 @@ in-process analyze() for every bundled spec, CLI start-up (`archcalc --help`) an
     python3 benchmarks/bench_cli.py                 # N=5, prints markdown tables
     python3 benchmarks/bench_cli.py --runs 9 --out /tmp/bench.md
 
+Before/after start-up of two versions of archcalc, in one run (the old one checked out elsewhere, e.g. by
+`git worktree add /tmp/old <commit>`; each version runs from its own tree with the same interpreter):
+
+    python3 benchmarks/bench_cli.py --startup-only --against /tmp/old --runs 21
+
 torchinfo runs on the meta device (its fastest setting: no weights, no arithmetic); fvcore needs real
 CPU tensors (it cannot trace a convolution on meta), so its model is built on the CPU.
 """
@@ -68,7 +73,7 @@ def machine() -> str:
     try:
         import torch
 
-        tv = torch.__version__
+        tv = str(torch.__version__)
     except ImportError:
         tv = "not installed"
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -148,16 +153,67 @@ def misc(runs: int) -> list[str]:
     return rows
 
 
+STARTUP = [("archcalc --help", ["--help"]), ("archcalc table resnet152", ["table", "resnet152"])]
+
+
+def one_run(root: Path, args: list[str]) -> float:
+    """Wall seconds of ``python -m archcalc ARGS`` run from ``root``, whose archcalc package it then imports."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "archcalc", *args], cwd=root, env=env, capture_output=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"failed in {root}: archcalc {' '.join(args)}\n{proc.stderr.decode()[-400:]}")
+    return elapsed
+
+
+def revision(root: Path) -> str:
+    git = ["git", "-C", str(root)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "archcalc"], capture_output=True, text=True).stdout
+    return f"{head or '?'}{' + uncommitted changes in archcalc/' if dirty.strip() else ''}"
+
+
+def startup_against(old: Path, runs: int) -> list[str]:
+    """The STARTUP commands on the old tree and this one, alternating run by run so that drift hits both."""
+    rows = [
+        f"before: {old} at {revision(old)}; after: {ROOT} at {revision(ROOT)}",
+        "",
+        "| command | before, median (min) | after, median (min) | after / before |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, args in STARTUP:
+        before: list[float] = []
+        after: list[float] = []
+        for root in (old, ROOT):  # warm the file cache and .pyc files of both
+            one_run(root, args)
+        for _ in range(runs):
+            before.append(one_run(old, args))
+            after.append(one_run(ROOT, args))
+        b, a = statistics.median(before), statistics.median(after)
+        rows.append(f"| `{label}` | {b:.3f} s ({min(before):.3f}) | {a:.3f} s ({min(after):.3f}) | {a / b:.2f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--fvcore-runs", type=int, default=3)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--against", type=Path, help="another archcalc checkout: time its start-up against this one")
+    ap.add_argument("--startup-only", action="store_true", help="skip the torchinfo/fvcore and analyze() tables")
     args = ap.parse_args()
-    parts = [f"Machine: {machine()}", "", f"Whole processes, median of {args.runs} (fvcore {args.fvcore_runs}):", ""]
-    parts += cli_table(args.runs, args.fvcore_runs)
+    parts = [f"Machine: {machine()}", ""]
+    if args.against:
+        parts += [f"Start-up before and after, {args.runs} alternating runs each:", ""]
+        parts += [*startup_against(args.against.resolve(), args.runs), ""]
+    if not args.startup_only:
+        parts += [f"Whole processes, median of {args.runs} (fvcore {args.fvcore_runs}):", ""]
+        parts += cli_table(args.runs, args.fvcore_runs)
     parts += ["", f"Start-up and sweep, median of {args.runs}:", "", *misc(args.runs)]
-    parts += ["", "In-process analyze(), median of 21:", "", *in_process(21)]
+    if not args.startup_only:
+        parts += ["", "In-process analyze(), median of 21:", "", *in_process(21)]
     text = "\n".join(parts) + "\n"
     print(text)
     if args.out:

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS: dict[str, list[list[str]]] = {

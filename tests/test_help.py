@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import typer
 
 from archcalc.cli import app, main
 
-COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(app.commands)
 
 
 def test_the_issue_commands_exist() -> None:

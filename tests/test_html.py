@@ -115,11 +115,9 @@ FORMAT_EXAMPLES = {  # a cheap invocation per command; any other command must at
 
 
 def test_every_command_with_a_format_offers_html(capsys: pytest.CaptureFixture[str]) -> None:
-    import typer
-
     from archcalc.cli import app
 
-    for name in sorted(typer.main.get_command(app).commands):  # type: ignore[attr-defined]
+    for name in sorted(app.commands):
         assert main([name, "--help"]) == 0
         option = re.compile(r"^\s+(-f, )?--format\s+\S")
         fmt_line = next((li for li in capsys.readouterr().out.splitlines() if option.match(li)), None)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, emit
-
-ClaimsArg = Annotated[list[str], typer.Argument(help="one or more claims files (YAML)")]
+from archcalc.commands.common import Fmt, argument, command, emit, fmt_opt
 
 
-def check_cmd(files: ClaimsArg, fmt: FmtOpt = Fmt.rich) -> None:
+@command("check")
+@argument("files", "one or more claims files (YAML)", label="<list[str]>", nargs=-1, required=True)
+@fmt_opt
+def check_cmd(files: tuple[str, ...], fmt: Fmt) -> None:
     """Check each claim (spec, layer or total, quantity, claimed value) against archcalc.
 
     A figure such as 60M or 15.5 GFLOPs holds when the actual value, rounded at the
@@ -41,11 +42,11 @@ def check_cmd(files: ClaimsArg, fmt: FmtOpt = Fmt.rich) -> None:
         _rich(grid, results)
     elif fmt is Fmt.markdown:
         emit(grid, fmt, data)
-        typer.echo(_details_markdown(results), nl=False)
+        click.echo(_details_markdown(results), nl=False)
     else:
         emit(grid, fmt, data)
     if failed:
-        raise typer.Exit(1)
+        click.get_current_context().exit(1)
 
 
 def _detail_items(results: list[Any]) -> list[tuple[int, Any]]:
@@ -93,5 +94,5 @@ def _rich(grid: Any, results: list[Any]) -> None:
             console.print(Text(f"   source: {c.source}", style="dim"))
 
 
-def register(app: typer.Typer) -> None:
-    app.command("check")(check_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(check_cmd)

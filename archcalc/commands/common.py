@@ -1,12 +1,23 @@
-"""Options and output shared by every command (kept free of torch and rich imports)."""
+"""Options, parameter types and output shared by every command (kept free of torch and rich imports).
+
+The CLI is written on click's public API only (ParamType, Argument, Command, option decorators), so
+a click release within the pinned major range cannot break it. The help layout ('Arguments:' and
+'Options:' sections, '<str>'-style metavars) and the error wording are archcalc's own, defined here
+and in cli.py, rather than whatever the installed click happens to print.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
-import typer
+import click
+
+E = TypeVar("E", bound=Enum)
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class Fmt(str, Enum):
@@ -17,10 +28,140 @@ class Fmt(str, Enum):
     html = "html"
 
 
-SpecArg = Annotated[str, typer.Argument(help="bundled spec name (see 'archcalc list') or path to a .yaml spec")]
-InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="input size CxHxW, e.g. 3x227x227")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="override a spec parameter: key=value")]
-FmtOpt = Annotated[Fmt, typer.Option("--format", "-f", help="output format")]
+# click >= 8.4 types ParamType by its value (ParamType[int]); older releases cannot be subscripted at run time.
+class EnumType(click.ParamType, Generic[E]):  # type: ignore[type-arg]
+    """An Enum member by its value (case-sensitive); a wrong value lists the allowed ones."""
+
+    name = "choice"
+
+    def __init__(self, enum: type[E]) -> None:
+        self.enum = enum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> E:
+        if isinstance(value, self.enum):
+            return value
+        for member in self.enum:
+            if value == member.value:
+                return member
+        choices = ", ".join(repr(m.value) for m in self.enum)
+        self.fail(f"{value!r} is not one of {choices}", param, ctx)
+
+
+class WholeNumber(click.ParamType):  # type: ignore[type-arg]
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+
+
+class PathType(click.ParamType):  # type: ignore[type-arg]
+    """A pathlib.Path, unchecked (the command reports a missing file in its own words)."""
+
+    name = "path"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        return value if isinstance(value, Path) else Path(value)
+
+
+INT, PATH = WholeNumber(), PathType()
+
+
+class Arg(click.Argument):
+    """A positional argument with help: 'spec <str>' in the Arguments section, {spec} or [layer] in usage."""
+
+    def __init__(self, param_decls: Sequence[str], *, doc: str, label: str = "<str>", **attrs: Any) -> None:
+        super().__init__(param_decls, **attrs)
+        self.doc, self.label = doc, label
+        shown = f"{{{self.name}}}" if self.required else f"[{self.name}]"
+        self.metavar = shown + ("..." if self.nargs != 1 else "")
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        return f"'{self.name}'"  # "Missing argument 'spec'.", not the usage metavar
+
+    def row(self) -> tuple[str, str]:
+        name = f"{self.name}{'...' if self.nargs != 1 else ''} {self.label}"
+        return name, self.doc + ("  [required]" if self.required else "")
+
+
+def usage_message(err: click.UsageError) -> str:
+    """A usage error in archcalc's words, whatever click release raised it (from the exception's attributes)."""
+    param = getattr(err, "param", None)
+    if isinstance(err, click.MissingParameter) and param is not None:
+        return f"Missing {param.param_type_name} {param.get_error_hint(err.ctx)}."
+    if isinstance(err, click.BadParameter) and param is not None:
+        return f"Invalid value for {param.get_error_hint(err.ctx)}: {err.message}"
+    if isinstance(err, click.NoSuchOption):
+        options = ", ".join(sorted(err.possibilities or []))
+        return f"No such option: {err.option_name}" + (f" (Possible options: {options})" if options else "")
+    return err.format_message()
+
+
+def parse_reworded(
+    parse: Callable[[click.Context, list[str]], list[str]], ctx: click.Context, args: list[str]
+) -> list[str]:
+    """Run click's parse_args; a usage error is raised again in archcalc's words (the same in main and CliRunner)."""
+    try:
+        return parse(ctx, args)
+    except click.UsageError as err:
+        raise click.UsageError(usage_message(err), err.ctx) from None
+
+
+class Command(click.Command):
+    """A command whose --help has an Arguments section, and whose usage errors use archcalc's wording."""
+
+    allow_extra_args = True  # refused in parse_args below, so that the message is ours
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.format_usage(ctx, formatter)
+        self.format_help_text(ctx, formatter)
+        params = self.get_params(ctx)
+        args = [p.row() for p in params if isinstance(p, Arg)]
+        opts = [r for p in params if isinstance(p, click.Option) and (r := p.get_help_record(ctx))]
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+        self.format_epilog(ctx, formatter)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = parse_reworded(super().parse_args, ctx, args)
+        if rest and not ctx.resilient_parsing:
+            raise click.UsageError(f"Got unexpected extra argument(s) ({' '.join(rest)})", ctx)
+        return rest
+
+
+def command(name: str) -> Callable[[Callable[..., Any]], Command]:
+    """``@command("table")``: the function's docstring is its --help text."""
+    return click.command(name, cls=Command)
+
+
+def argument(name: str, doc: str, *, label: str = "<str>", **attrs: Any) -> Decorator:
+    return click.argument(name, cls=Arg, doc=doc, label=label, **attrs)
+
+
+def _listed(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str] | None:
+    return list(value) or None  # a repeated option arrives as a tuple; commands take list | None
+
+
+def repeated(*decls: str, help: str) -> Decorator:
+    """An option that may be given several times: a list of strings, or None when absent."""
+    return click.option(*decls, multiple=True, callback=_listed, metavar="<list[str]>", help=help)
+
+
+def choice(*decls: str, enum: type[Enum], default: str, help: str) -> Decorator:
+    metavar = "<" + "|".join(str(m.value) for m in enum) + ">"
+    return click.option(*decls, type=EnumType(enum), default=default, show_default=True, metavar=metavar, help=help)
+
+
+spec_arg = argument("spec", "bundled spec name (see 'archcalc list') or path to a .yaml spec", required=True)
+input_opt = click.option("--input", "-i", "input", metavar="<str>", help="input size CxHxW, e.g. 3x227x227")
+set_opt = repeated("--set", "-s", "set", help="override a spec parameter: key=value")
+fmt_opt = choice("--format", "-f", "fmt", enum=Fmt, default="rich", help="output format")
 
 
 def emit(grid: Any, fmt: Fmt, data: Any = None) -> None:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, emit
+from archcalc.commands.common import Fmt, argument, command, emit, fmt_opt, input_opt, set_opt
 
 if TYPE_CHECKING:
     from archcalc.compare import Comparison, Stage
     from archcalc.render.tabular import Grid
-
-SpecsArg = Annotated[list[str], typer.Argument(help="two or more bundled spec names or .yaml paths")]
 
 TOTAL_ROWS = (
     ("params", "params"),
@@ -25,16 +23,16 @@ TOTAL_ROWS = (
 )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("compare")(compare_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(compare_cmd)
 
 
-def compare_cmd(
-    specs: SpecsArg,
-    input: InputOpt = None,
-    set: SetOpt = None,
-    fmt: FmtOpt = Fmt.rich,
-) -> None:
+@command("compare")
+@argument("specs", "two or more bundled spec names or .yaml paths", label="<list[str]>", nargs=-1, required=True)
+@input_opt
+@set_opt
+@fmt_opt
+def compare_cmd(specs: tuple[str, ...], input: str | None, set: list[str] | None, fmt: Fmt) -> None:
     """Compare networks: totals side by side with ratios to the first, then a per-stage table.
 
     Stages align by position: stage convI is the I-th conv layer (conv2d, conv_transpose2d) of each

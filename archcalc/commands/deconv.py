@@ -3,38 +3,43 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
+from archcalc.commands.common import PATH, Fmt, command, emit, fmt_opt, input_opt, set_opt, spec_arg
 
 if TYPE_CHECKING:
     from archcalc.deconv import DeconvPlan, MirrorStep
     from archcalc.render.tabular import Grid
 
-LayerOpt = Annotated[
-    str | None,
-    typer.Option("--layer", "-l", help="layer path or unique name (default: the deepest mirrorable conv layer)"),
-]
-ImageOpt = Annotated[Path | None, typer.Option(help="an image: write the projection of the strongest activation")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="folder for the PNGs (with --image)")]
-WeightsOpt = Annotated[Path | None, typer.Option(help="a local state_dict (.pt) for the model; default random init")]
+WEIGHTS_HELP = "a local state_dict (.pt) for the model; default random init"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("deconv")(deconv_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(deconv_cmd)
 
 
+@command("deconv")
+@spec_arg
+@click.option(
+    "--layer", "-l", metavar="<str>", help="layer path or unique name (default: the deepest mirrorable conv layer)"
+)
+@input_opt
+@set_opt
+@fmt_opt
+@click.option("--image", type=PATH, metavar="<path>", help="an image: write the projection of the strongest activation")
+@click.option("--out", "-o", type=PATH, metavar="<path>", help="folder for the PNGs (with --image)")
+@click.option("--weights", type=PATH, metavar="<path>", help=WEIGHTS_HELP)
 def deconv_cmd(
-    spec: SpecArg,
-    layer: LayerOpt = None,
-    input: InputOpt = None,
-    set: SetOpt = None,
-    fmt: FmtOpt = Fmt.rich,
-    image: ImageOpt = None,
-    out: OutOpt = None,
-    weights: WeightsOpt = None,
+    spec: str,
+    layer: str | None,
+    input: str | None,
+    set: list[str] | None,
+    fmt: Fmt,
+    image: Path | None,
+    out: Path | None,
+    weights: Path | None,
 ) -> None:
     """The DeconvNet mirror (Zeiler & Fergus) from a layer back to the input, step by step.
 
@@ -73,8 +78,8 @@ def deconv_cmd(
     done = write_reconstruction(spec, image, out, layer, weights, input, sets)
     b = done.best
     for path in done.files:
-        typer.echo(f"wrote {path}")
-    typer.echo(f"{done.plan.layer}: channel {b.channel} at (y={b.y}, x={b.x}), activation {b.value:.6g}")
+        click.echo(f"wrote {path}")
+    click.echo(f"{done.plan.layer}: channel {b.channel} at (y={b.y}, x={b.x}), activation {b.value:.6g}")
 
 
 def plan_grid(plan: DeconvPlan) -> Grid:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import click
 
-import typer
-
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
-
-LayerArg = Annotated[
-    str | None,
-    typer.Argument(help="layer path (e.g. C1 or features.conv1), a unique name, a block path, or 'total'"),
-]
+from archcalc.commands.common import Fmt, argument, command, emit, fmt_opt, input_opt, set_opt, spec_arg
 
 
-def explain_cmd(
-    spec: SpecArg, layer: LayerArg = None, input: InputOpt = None, set: SetOpt = None, fmt: FmtOpt = Fmt.rich
-) -> None:
+@command("explain")
+@spec_arg
+@argument("layer", "layer path (e.g. C1 or features.conv1), a unique name, a block path, or 'total'", required=False)
+@input_opt
+@set_opt
+@fmt_opt
+def explain_cmd(spec: str, layer: str | None, input: str | None, set: list[str] | None, fmt: Fmt) -> None:
     """Each number with its formula, then the values substituted.
 
     The formulas come from running the same op rule that computed the number, so
@@ -43,10 +40,10 @@ def explain_cmd(
     if fmt is Fmt.rich:
         explain_text.print_rich(report, derivations)
     elif fmt is Fmt.markdown:
-        typer.echo(explain_text.to_markdown(report, derivations), nl=False)
+        click.echo(explain_text.to_markdown(report, derivations), nl=False)
     else:
         emit(explain_text.to_grid(report, derivations), fmt, explain_text.to_data(report, derivations))
 
 
-def register(app: typer.Typer) -> None:
-    app.command("explain")(explain_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(explain_cmd)

@@ -8,12 +8,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
+from archcalc.commands.common import Fmt, command, emit, fmt_opt, input_opt, set_opt, spec_arg
 
 
-def flops_cmd(spec: SpecArg, input: InputOpt = None, set: SetOpt = None, fmt: FmtOpt = Fmt.rich) -> None:
+@command("flops")
+@spec_arg
+@input_opt
+@set_opt
+@fmt_opt
+def flops_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> None:
     """Totals under every named convention (macs, flops, fvcore, torchinfo, connections), one line each
     on what it counts and which tool or paper uses it, then the numbers people quote for this network.
 
@@ -57,5 +62,5 @@ def flops_cmd(spec: SpecArg, input: InputOpt = None, set: SetOpt = None, fmt: Fm
     emit(fam, fmt)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("flops")(flops_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(flops_cmd)

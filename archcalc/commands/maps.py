@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
-from archcalc.commands.common import InputOpt, SetOpt, SpecArg
-
-ImageArg = Annotated[Path, typer.Option(help="the input image (resized to the network input; gray or RGB)")]
-OutArg = Annotated[Path, typer.Option("--out", "-o", help="folder for the PNGs (created if missing)")]
-LayersOpt = Annotated[
-    list[str] | None,
-    typer.Option("--layers", "-l", help="layer paths or unique names, repeated or comma-separated (default: all)"),
-]
-WeightsOpt = Annotated[Path | None, typer.Option(help="a local state_dict (.pt) for the model; default random init")]
+from archcalc.commands.common import PATH, command, input_opt, repeated, set_opt, spec_arg
 
 
-def register(app: typer.Typer) -> None:
-    app.command("maps")(maps_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(maps_cmd)
 
 
+@command("maps")
+@spec_arg
+@click.option(
+    "--image",
+    type=PATH,
+    required=True,
+    metavar="<path>",
+    help="the input image (resized to the network input; gray or RGB)",
+)
+@click.option(
+    "--out", "-o", type=PATH, required=True, metavar="<path>", help="folder for the PNGs (created if missing)"
+)
+@repeated("--layers", "-l", help="layer paths or unique names, repeated or comma-separated (default: all)")
+@click.option(
+    "--weights", type=PATH, metavar="<path>", help="a local state_dict (.pt) for the model; default random init"
+)
+@input_opt
+@set_opt
 def maps_cmd(
-    spec: SpecArg,
-    image: ImageArg,
-    out: OutArg,
-    layers: LayersOpt = None,
-    weights: WeightsOpt = None,
-    input: InputOpt = None,
-    set: SetOpt = None,
+    spec: str,
+    image: Path,
+    out: Path,
+    layers: list[str] | None,
+    weights: Path | None,
+    input: str | None,
+    set: list[str] | None,
 ) -> None:
     """Feature maps of one image: a PNG grid per layer, one tile per channel, each tile normalised to its
     own min..max, labelled with the layer, op and shape.
@@ -50,4 +59,4 @@ def maps_cmd(
 
     names = [n for item in layers or [] for n in item.split(",") if n]
     for path in write_maps(spec, image, out, names or None, weights, input, parse_sets(set or [])):
-        typer.echo(f"wrote {path}")
+        click.echo(f"wrote {path}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, InputOpt, SetOpt, SpecArg, emit
+from archcalc.commands.common import Fmt, command, emit, fmt_opt, input_opt, set_opt, spec_arg
 
 RF_COLUMNS = ["RF", "jump", "start"]
 
@@ -31,39 +31,46 @@ def rf_json(row: Any) -> dict[str, Any]:
     return {"path": row.path, "op": row.op, "h": axis(f.h), "w": axis(f.w), "exact": f.exact, "via": f.via}
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("rf")
-    def rf_cmd(spec: SpecArg, input: InputOpt = None, set: SetOpt = None, fmt: FmtOpt = Fmt.rich) -> None:
-        """Receptive field per layer: size, jump (effective stride) and start (centre of unit 0's field), in
-        input pixels, by the standard recurrence r' = r + (k_e-1)*j, j' = j*s, start' = start + ((k_e-1)/2 - p)*j.
+def register(app: click.Group) -> None:
+    app.add_command(rf_cmd)
 
-        Merges (branches, concat, add, dense feeds) report the largest field and the input it comes from.
-        '(max)' marks a per-unit maximum (after a transposed conv or an uneven adaptive pool).
 
-        Examples:
+@command("rf")
+@spec_arg
+@input_opt
+@set_opt
+@fmt_opt
+def rf_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> None:
+    """Receptive field per layer: size, jump (effective stride) and start (centre of unit 0's field), in
+    input pixels, by the standard recurrence r' = r + (k_e-1)*j, j' = j*s, start' = start + ((k_e-1)/2 - p)*j.
 
-          archcalc rf vgg16
+    Merges (branches, concat, add, dense feeds) report the largest field and the input it comes from.
+    '(max)' marks a per-unit maximum (after a transposed conv or an uneven adaptive pool).
 
-          archcalc rf resnet50 --format csv
-        """
-        from archcalc.calc import resolve
-        from archcalc.render.tabular import Grid, shape_text
-        from archcalc.rf import receptive_fields
-        from archcalc.spec import parse_sets
+    Examples:
 
-        graph, report = resolve(spec, input, parse_sets(set or []))
-        rows = receptive_fields(graph, report)
-        cells = [[r.path, r.op, shape_text(r.output_shape), *rf_cells(r), r.field.via] for r in rows]
-        depths = [rec.depth for rec in report.records]
-        grid = Grid(
-            f"{report.model}: receptive fields",
-            ["layer", "op", "output", *RF_COLUMNS, "largest from"],
-            cells,
-            depths=depths,
-            caption=f"input {shape_text(report.input)} | field in input pixels; jump = effective stride; "
-            "start = centre of unit 0's field (pixel centres at 0..N-1)",
-        )
-        emit(grid, fmt, {"model": report.model, "input": list(report.input), "layers": [rf_json(r) for r in rows]})
+      archcalc rf vgg16
+
+      archcalc rf resnet50 --format csv
+    """
+    from archcalc.calc import resolve
+    from archcalc.render.tabular import Grid, shape_text
+    from archcalc.rf import receptive_fields
+    from archcalc.spec import parse_sets
+
+    graph, report = resolve(spec, input, parse_sets(set or []))
+    rows = receptive_fields(graph, report)
+    cells = [[r.path, r.op, shape_text(r.output_shape), *rf_cells(r), r.field.via] for r in rows]
+    depths = [rec.depth for rec in report.records]
+    grid = Grid(
+        f"{report.model}: receptive fields",
+        ["layer", "op", "output", *RF_COLUMNS, "largest from"],
+        cells,
+        depths=depths,
+        caption=f"input {shape_text(report.input)} | field in input pixels; jump = effective stride; "
+        "start = centre of unit 0's field (pixel centres at 0..N-1)",
+    )
+    emit(grid, fmt, {"model": report.model, "input": list(report.input), "layers": [rf_json(r) for r in rows]})
 
 
 def add_rf_columns(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 
-import typer
+import click
+
+from archcalc.commands.common import command
 
 
-def register(app: typer.Typer) -> None:
-    app.command("schema")(schema_cmd)
+def register(app: click.Group) -> None:
+    app.add_command(schema_cmd)
 
 
+@command("schema")
 def schema_cmd() -> None:
     """Print the JSON Schema of the spec format, generated from the op registry.
 

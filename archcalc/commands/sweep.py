@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
 
-import typer
+import click
 
-from archcalc.commands.common import Fmt, FmtOpt, SetOpt, SpecArg, emit
+from archcalc.commands.common import INT, Fmt, command, emit, fmt_opt, set_opt, spec_arg
 
 
 def _progress(total: int):  # type: ignore[no-untyped-def]
@@ -20,92 +19,99 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
     return Progress(console=Console(stderr=True), transient=True)
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("sweep")
-    def sweep_cmd(
-        spec: SpecArg,
-        input: Annotated[str, typer.Option("--input", "-i", help="square sides START:STOP:STEP, e.g. 32:1024:32")],
-        set: SetOpt = None,
-        fmt: FmtOpt = Fmt.rich,
-        plot: Annotated[str | None, typer.Option(help="write a plot: out.png or out.svg")] = None,
-        dtype: Annotated[str, typer.Option(help="float32, float16, bfloat16 or int8")] = "float32",
-        batch: Annotated[int, typer.Option(help="batch size for the memory columns")] = 1,
-    ) -> None:
-        """MACs, activations, memory and output shape for each square input size.
+def register(app: click.Group) -> None:
+    app.add_command(sweep_cmd)
+    app.add_command(minsize_cmd)
 
-        Sizes the network refuses are listed with the calculator's reason. Memory is the inference peak and
-        the Adam training estimate of 'archcalc memory' (docs/memory.md).
 
-        Examples:
+@command("sweep")
+@spec_arg
+@click.option("--input", "-i", required=True, metavar="<str>", help="square sides START:STOP:STEP, e.g. 32:1024:32")
+@set_opt
+@fmt_opt
+@click.option("--plot", metavar="<str>", help="write a plot: out.png or out.svg")
+@click.option(
+    "--dtype", default="float32", show_default=True, metavar="<str>", help="float32, float16, bfloat16 or int8"
+)
+@click.option(
+    "--batch", type=INT, default=1, show_default=True, metavar="<int>", help="batch size for the memory columns"
+)
+def sweep_cmd(spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str | None, dtype: str, batch: int) -> None:
+    """MACs, activations, memory and output shape for each square input size.
 
-          archcalc sweep resnet50 --input 32:1024:32
+    Sizes the network refuses are listed with the calculator's reason. Memory is the inference peak and
+    the Adam training estimate of 'archcalc memory' (docs/memory.md).
 
-          archcalc sweep vgg16 --input 64:512:64 --format csv --plot vgg16.png
-        """
-        from archcalc.memory import dtype_size, human
-        from archcalc.plan import SizePlan
-        from archcalc.render.tabular import Grid, n, shape_text
-        from archcalc.spec import parse_sets
-        from archcalc.sweep import parse_range, points_json, sweep
+    Examples:
 
-        sizes = parse_range(input)
-        dtype_size(dtype)
-        plan = SizePlan(spec, parse_sets(set or []))
-        bar = _progress(len(sizes))
-        if bar is None:
-            points = sweep(plan, sizes, dtype, batch)
-        else:
-            with bar:
-                task = bar.add_task(f"sweeping {len(sizes)} sizes", total=len(sizes))
-                points = sweep(plan, sizes, dtype, batch, tick=lambda: bar.advance(task))
-        if plot:
-            from archcalc.plot import sweep_plot
+      archcalc sweep resnet50 --input 32:1024:32
 
-            sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype}, batch {batch})")
-        rows = [
-            [
-                shape_text((plan.spec.input[0], *p.size)),
-                shape_text(p.output) if p.output is not None else "refused",
-                n(p.macs),
-                n(p.activations),
-                human(p.inference_bytes) if fmt is Fmt.rich else str(p.inference_bytes),
-                human(p.training_adam_bytes) if fmt is Fmt.rich else str(p.training_adam_bytes),
-                p.error,
-            ]
-            for p in points
+      archcalc sweep vgg16 --input 64:512:64 --format csv --plot vgg16.png
+    """
+    from archcalc.memory import dtype_size, human
+    from archcalc.plan import SizePlan
+    from archcalc.render.tabular import Grid, n, shape_text
+    from archcalc.spec import parse_sets
+    from archcalc.sweep import parse_range, points_json, sweep
+
+    sizes = parse_range(input)
+    dtype_size(dtype)
+    plan = SizePlan(spec, parse_sets(set or []))
+    bar = _progress(len(sizes))
+    if bar is None:
+        points = sweep(plan, sizes, dtype, batch)
+    else:
+        with bar:
+            task = bar.add_task(f"sweeping {len(sizes)} sizes", total=len(sizes))
+            points = sweep(plan, sizes, dtype, batch, tick=lambda: bar.advance(task))
+    if plot:
+        from archcalc.plot import sweep_plot
+
+        sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype}, batch {batch})")
+    rows = [
+        [
+            shape_text((plan.spec.input[0], *p.size)),
+            shape_text(p.output) if p.output is not None else "refused",
+            n(p.macs),
+            n(p.activations),
+            human(p.inference_bytes) if fmt is Fmt.rich else str(p.inference_bytes),
+            human(p.training_adam_bytes) if fmt is Fmt.rich else str(p.training_adam_bytes),
+            p.error,
         ]
-        cols = ["input", "output", "MACs", "activations", "inference bytes", "training bytes (Adam)", "error"]
-        grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
-        emit(
-            grid,
-            fmt,
-            {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
-        )
+        for p in points
+    ]
+    cols = ["input", "output", "MACs", "activations", "inference bytes", "training bytes (Adam)", "error"]
+    grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
+    emit(
+        grid,
+        fmt,
+        {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
+    )
 
-    @app.command("minsize")
-    def minsize_cmd(
-        spec: SpecArg,
-        set: SetOpt = None,
-        limit: Annotated[int, typer.Option(help="largest size tried")] = 4096,
-    ) -> None:
-        """Smallest input for which every layer has a positive output: square, and per axis (the other axis
-        at the spec's size), with the layer that fails first just below. Pure math.
 
-        Example:
+@command("minsize")
+@spec_arg
+@set_opt
+@click.option("--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried")
+def minsize_cmd(spec: str, set: list[str] | None, limit: int) -> None:
+    """Smallest input for which every layer has a positive output: square, and per axis (the other axis
+    at the spec's size), with the layer that fails first just below. Pure math.
 
-          archcalc minsize googlenet
-        """
-        from archcalc.plan import SizePlan
-        from archcalc.spec import parse_sets
-        from archcalc.sweep import min_size
+    Example:
 
-        plan = SizePlan(spec, parse_sets(set or []))
-        m = min_size(plan, limit)
-        c, h, w = plan.spec.input
-        out = sys.stdout
-        out.write(f"{plan.spec.name}: smallest square input {c}x{m.square}x{m.square}\n")
-        out.write(f"  smallest height (width {w}): {m.height}\n  smallest width (height {h}): {m.width}\n")
-        if m.failure:
-            out.write(f"  at {m.square - 1}x{m.square - 1}: {m.failure}\n")
-        if m.gaps:
-            out.write(f"  not monotonic: larger square sizes that fail again: {m.gaps}\n")
+      archcalc minsize googlenet
+    """
+    from archcalc.plan import SizePlan
+    from archcalc.spec import parse_sets
+    from archcalc.sweep import min_size
+
+    plan = SizePlan(spec, parse_sets(set or []))
+    m = min_size(plan, limit)
+    c, h, w = plan.spec.input
+    out = sys.stdout
+    out.write(f"{plan.spec.name}: smallest square input {c}x{m.square}x{m.square}\n")
+    out.write(f"  smallest height (width {w}): {m.height}\n  smallest width (height {h}): {m.width}\n")
+    if m.failure:
+        out.write(f"  at {m.square - 1}x{m.square - 1}: {m.failure}\n")
+    if m.gaps:
+        out.write(f"  not monotonic: larger square sizes that fail again: {m.gaps}\n")
