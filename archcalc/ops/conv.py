@@ -86,7 +86,24 @@ def _regular(w: Any, shape: tuple[int, ...]) -> bool:
     return isinstance(w, tuple) and len(w) == shape[0] and all(_regular(x, shape[1:]) for x in w)
 
 
-@register("conv2d", _CONV_ARGS, summary=ksp_summary)
+def _build_conv2d(k: Any, a: Args, rec: Any) -> Any:
+    """nn.Conv2d (or LeCun's TableConv), with the spec's fixed weights and trainable flag applied."""
+    padding = a["padding"] if isinstance(a["padding"], str) else tuple(a["padding"])
+    common = dict(kernel_size=a["kernel"], stride=a["stride"], padding=padding, dilation=a["dilation"])
+    common.update(bias=a["bias"], padding_mode=a["padding_mode"])
+    if a["table"] is not None:
+        return k.M.TableConv(a["table"], **common)
+    conv = k.nn.Conv2d(int(rec.input_shape[0]), a["out"], groups=a["groups"], **common)
+    if a["weights"] is not None:
+        with k.torch.no_grad():
+            conv.weight.copy_(k.torch.tensor(a["weights"], dtype=conv.weight.dtype))
+    conv.weight.requires_grad_(a["trainable"])
+    if conv.bias is not None:
+        conv.bias.requires_grad_(a["trainable"])
+    return conv
+
+
+@register("conv2d", _CONV_ARGS, summary=ksp_summary, build=_build_conv2d)
 def conv2d(a: Args, x: Shape, m: Any) -> Out:
     """2-D convolution, torch.nn.Conv2d semantics.
 
@@ -165,7 +182,23 @@ _TCONV_ARGS["padding"] = Arg(NONNEG_PAIR, 0)
 _TCONV_ARGS["output_padding"] = Arg(NONNEG_PAIR, 0, doc="extra rows/cols on the high side")
 
 
-@register("conv_transpose2d", _TCONV_ARGS, summary=ksp_summary)
+def _build_conv_t(k: Any, a: Args, rec: Any) -> Any:
+    conv = k.nn.ConvTranspose2d(
+        int(rec.input_shape[0]),
+        a["out"],
+        a["kernel"],
+        stride=a["stride"],
+        padding=a["padding"],
+        output_padding=a["output_padding"],
+        groups=a["groups"],
+        bias=a["bias"],
+        dilation=a["dilation"],
+    )
+    conv.requires_grad_(a["trainable"])
+    return conv
+
+
+@register("conv_transpose2d", _TCONV_ARGS, summary=ksp_summary, build=_build_conv_t)
 def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
     """Transposed convolution, torch.nn.ConvTranspose2d semantics.
 

@@ -38,6 +38,7 @@ def theta(ratio: float) -> Fraction:
         "bias": Arg(BOOL, False),
     },
     summary=lambda a: f"1x1 theta {a['ratio']:g}",
+    build=lambda k, a, rec: k.nn.Conv2d(int(rec.input_shape[0]), int(rec.output_shape[0]), 1, bias=a["bias"]),
 )
 def compress(a: Args, x: Shape, m: Any) -> Out:
     """DenseNet-BC transition compression: a 1x1 convolution (stride 1) to floor(theta*C_in) maps.

@@ -16,6 +16,7 @@ from archcalc.symbolic import Num
     "linear",
     {"out": Arg(POS_INT, doc="output features"), "bias": Arg(BOOL, True)},
     summary=lambda a: f"{a['out']} out",
+    build=lambda k, a, rec: k.nn.Linear(int(rec.input_shape[-1]), a["out"], bias=a["bias"]),
 )
 def linear(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.Linear on the last dimension.
@@ -46,6 +47,9 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
         "affine": Arg(BOOL, True),
         "track_running_stats": Arg(BOOL, True),
     },
+    build=lambda k, a, rec: k.nn.BatchNorm2d(
+        int(rec.input_shape[0]), a["eps"], a["momentum"], a["affine"], a["track_running_stats"]
+    ),
 )
 def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.BatchNorm2d: trainable weight and bias (2*C); buffers running mean, var (2*C)
@@ -79,6 +83,7 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
         "k": Arg(NUMBER, 1.0),
     },
     summary=lambda a: f"size {a['size']}",
+    build=lambda k, a, rec: k.nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"]),
 )
 def lrn(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.LocalResponseNorm across channels; no params."""
@@ -108,16 +113,39 @@ _same(
     {"inplace": Arg(BOOL, False)},
     pointwise=True,
     alias=_inplace,
+    build=lambda k, a, rec: k.nn.ReLU(a["inplace"]),
 )
-_same("sigmoid", "torch.nn.Sigmoid, elementwise.", pointwise=True)
-_same("tanh", "torch.nn.Tanh, elementwise.", pointwise=True)
-_same("scaled_tanh", "LeCun's squashing function f(a) = 1.7159*tanh(2a/3), elementwise; no params.", pointwise=True)
-_same("softmax", "torch.nn.Softmax over dim (default 1: channels/features).", {"dim": Arg(INT, 1)})
-_same("dropout", "torch.nn.Dropout; identity at inference.", {"p": Arg(PROB, 0.5)}, pointwise=True, alias=_always)
-_same("identity", "torch.nn.Identity.", pointwise=True, alias=_always)
+_same("sigmoid", "torch.nn.Sigmoid, elementwise.", pointwise=True, build=lambda k, a, rec: k.nn.Sigmoid())
+_same("tanh", "torch.nn.Tanh, elementwise.", pointwise=True, build=lambda k, a, rec: k.nn.Tanh())
+_same(
+    "scaled_tanh",
+    "LeCun's squashing function f(a) = 1.7159*tanh(2a/3), elementwise; no params.",
+    pointwise=True,
+    build=lambda k, a, rec: k.M.ScaledTanh(),
+)
+_same(
+    "softmax",
+    "torch.nn.Softmax over dim (default 1: channels/features).",
+    {"dim": Arg(INT, 1)},
+    build=lambda k, a, rec: k.nn.Softmax(a["dim"]),
+)
+_same(
+    "dropout",
+    "torch.nn.Dropout; identity at inference.",
+    {"p": Arg(PROB, 0.5)},
+    pointwise=True,
+    alias=_always,
+    build=lambda k, a, rec: k.nn.Dropout(a["p"]),
+)
+_same("identity", "torch.nn.Identity.", pointwise=True, alias=_always, build=lambda k, a, rec: k.nn.Identity())
 
 
-@register("flatten", {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)}, alias=_always)
+@register(
+    "flatten",
+    {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)},
+    alias=_always,
+    build=lambda k, a, rec: k.nn.Flatten(a["start_dim"], a["end_dim"]),
+)
 def flatten(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.Flatten; dims count the batch as dim 0, so the default flattens C*H*W."""
     n = len(x) + 1
@@ -158,13 +186,13 @@ def merge_add(xs: Sequence[Shape], m: Any) -> Out:
     return Out(shape=xs[0])
 
 
-@register("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True)
+@register("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True, build=lambda k, a, rec: k.M.Concat(a["dim"]))
 def concat(a: Args, xs: list[Shape], m: Any) -> Out:
     """torch.cat along dim (default 1, channels) of the listed inputs; no params."""
     return merge_concat(xs, m, a["dim"])
 
 
-@register("add", {}, many_inputs=True)
+@register("add", {}, many_inputs=True, build=lambda k, a, rec: k.M.Add())
 def add(a: Args, xs: list[Shape], m: Any) -> Out:
     """Elementwise sum of the listed inputs (equal shapes); no params, no MACs."""
     return merge_add(xs, m)
@@ -174,6 +202,7 @@ def add(a: Args, xs: list[Shape], m: Any) -> Out:
     "subsample",
     {"kernel": Arg(POS_INT, 2), "bias": Arg(BOOL, True)},
     summary=lambda a: f"k{a['kernel']} s{a['kernel']}",
+    build=lambda k, a, rec: k.M.Subsample(int(rec.input_shape[0]), a["kernel"], a["bias"]),
 )
 def subsample(a: Args, x: Shape, m: Any) -> Out:
     """LeNet-5 subsampling: each unit = coefficient * (sum of a k x k block) + bias, per map.
@@ -196,7 +225,12 @@ def subsample(a: Args, x: Shape, m: Any) -> Out:
     )
 
 
-@register("rbf", {"out": Arg(POS_INT, doc="number of classes (prototypes)")}, summary=lambda a: f"{a['out']} out")
+@register(
+    "rbf",
+    {"out": Arg(POS_INT, doc="number of classes (prototypes)")},
+    summary=lambda a: f"{a['out']} out",
+    build=lambda k, a, rec: k.M.RBF(int(rec.input_shape[0]), a["out"]),
+)
 def rbf(a: Args, x: Shape, m: Any) -> Out:
     """LeNet-5 Euclidean RBF output: y_i = sum_j (x_j - w_ij)^2 with fixed prototypes w.
 

@@ -39,10 +39,24 @@ def _pool_summary(a: Args) -> str:
     return ksp_summary({**a, "stride": _stride(a)})
 
 
+def _build_maxpool(k: Any, a: Args, rec: Any) -> Any:
+    """A pool whose switches a later unpool (or the DeconvNet mirror) reads records them."""
+    kw = dict(kernel_size=a["kernel"], stride=_stride(a), padding=a["padding"], dilation=a["dilation"])
+    if rec.path in k.switch_pools:
+        return k.M.SwitchPool(rec.path, k.env, ceil_mode=a["ceil_mode"], **kw)
+    return k.nn.MaxPool2d(ceil_mode=a["ceil_mode"], **kw)
+
+
+def _build_unpool(k: Any, a: Args, rec: Any) -> Any:
+    kw = dict(kernel_size=a["kernel"], stride=_stride(a), padding=a["padding"])
+    return k.M.SwitchUnpool(a["pool"], k.env, a["output_size"], **kw)
+
+
 @register(
     "maxpool2d",
     {**_POOL_ARGS, "dilation": Arg(POS_PAIR, 1)},
     summary=_pool_summary,
+    build=_build_maxpool,
 )
 def maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     """Max pooling, torch.nn.MaxPool2d. No params, no MACs; connections = k_h*k_w per output unit."""
@@ -55,6 +69,9 @@ def maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     "avgpool2d",
     {**_POOL_ARGS, "count_include_pad": Arg(BOOL, True)},
     summary=_pool_summary,
+    build=lambda k, a, rec: k.nn.AvgPool2d(
+        a["kernel"], _stride(a), a["padding"], a["ceil_mode"], a["count_include_pad"]
+    ),
 )
 def avgpool2d(a: Args, x: Shape, m: Any) -> Out:
     """Average pooling, torch.nn.AvgPool2d. No params, no MACs; connections = k_h*k_w per output unit."""
@@ -88,13 +105,23 @@ def _adaptive_summary(a: Args) -> str:
     return "out " + pair_text(tuple(-1 if v is None else v for v in a["output"]))
 
 
-@register("adaptive_avgpool2d", _ADAPTIVE_ARGS, summary=_adaptive_summary)
+@register(
+    "adaptive_avgpool2d",
+    _ADAPTIVE_ARGS,
+    summary=_adaptive_summary,
+    build=lambda k, a, rec: k.nn.AdaptiveAvgPool2d(a["output"]),
+)
 def adaptive_avgpool2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.AdaptiveAvgPool2d: the output size is given; any input size >= 1 works."""
     return _adaptive(a, x, m, "adaptive_avgpool2d")
 
 
-@register("adaptive_maxpool2d", _ADAPTIVE_ARGS, summary=_adaptive_summary)
+@register(
+    "adaptive_maxpool2d",
+    _ADAPTIVE_ARGS,
+    summary=_adaptive_summary,
+    build=lambda k, a, rec: k.nn.AdaptiveMaxPool2d(a["output"]),
+)
 def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.AdaptiveMaxPool2d: the output size is given; any input size >= 1 works."""
     return _adaptive(a, x, m, "adaptive_maxpool2d")
@@ -111,6 +138,7 @@ def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     },
     summary=_pool_summary,
     refs=("pool",),
+    build=_build_unpool,
 )
 def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.MaxUnpool2d: H_out = (H_in-1)*s - 2*p + k unless output_size is given.

@@ -1,7 +1,8 @@
-"""Build a real ``nn.Module`` from a spec (needs the ``torch`` extra).
+"""Build a real ``nn.Module`` from a spec's graph (needs the ``torch`` extra).
 
-Module qualified names equal the calculator's record paths, so a forward hook
-on ``model.get_submodule(rec.path)`` sees exactly the layer the record describes.
+One container module per scope, one leaf module per layer node; module qualified names equal the
+calculator's record paths, so a forward hook on ``model.get_submodule(rec.path)`` sees exactly the
+layer the record describes. Each container runs its scope's slice of the graph with precomputed steps.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from typing import Any
 from torch import nn
 
 from archcalc.calc import resolve
-from archcalc.expand import Node
+from archcalc.graph.ir import BUS, IN, LAYER, MERGE, GNode, Graph, Scope
 from archcalc.report import Report
 from archcalc.spec import Spec
 from archcalc.torch import modules as M
-from archcalc.torch.builders import BUILDERS, BuildCtx
+from archcalc.torch.builders import Kit, build_layer
 
-__all__ = ["BUILDERS", "DeconvNet", "build", "build_deconv", "build_with_report"]
+__all__ = ["DeconvNet", "Kit", "build", "build_deconv", "build_with_report"]
 
 
 def build(
@@ -40,44 +41,89 @@ def build_with_report(
 
     ``switches=True`` makes every max pool record its switches (for the DeconvNet mirror).
     """
-    root, report = resolve(spec_or_path, input, sets)
-    by_path = {r.path: r for r in report.records}
-    pools = _unpool_sources(root) | (_ops(root, "maxpool2d") if switches else set())
-    ctx = BuildCtx(env=M.Env(), switch_pools=pools, referenced=_referenced(root))
-    body = _container(root, by_path, ctx)
-    assert isinstance(body, M.Seq)
-    return M.SpecNet(body, ctx.env, report.model), report
+    graph, report = resolve(spec_or_path, input, sets)
+    pools = {graph.nodes[i].path for node in graph.nodes for i in node.refs.values()}
+    if switches:
+        pools |= {node.path for node in graph.layers() if node.op == "maxpool2d"}
+    env = M.Env(len(graph.nodes), graph.outputs[1:])
+    builder = _Builder(graph, report, Kit(env, frozenset(pools)))
+    steps, children = builder.slice(graph.scopes[0])
+    return M.SpecNet(env, steps, children, report.model), report
 
 
-def _unpool_sources(node: Node) -> set[str]:
-    out = {node.args["pool"]} if node.op == "max_unpool2d" else set()
-    for child in node.children:
-        out |= _unpool_sources(child)
-    return out
+class _Liveness:
+    """What each node reads and which node reads each value last, so a value is dropped after its last use.
+
+    A dense bus is read as its list of features (one torch.cat per reader, as torchvision's DenseNet does),
+    not as a chain of cats, so a bus itself is never stored. Refs (an unpool's pool) read switches, not the
+    value, so unlike ``graph.users()`` they do not keep it alive.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.feats: dict[int, tuple[int, ...]] = {}
+        self.last = [-1] * len(graph.nodes)
+        for node in graph.nodes:
+            if node.role == BUS:  # bus_i = concat(bus_{i-1}, out_{i-1}): the features so far
+                prev, new = node.inputs
+                self.feats[node.index] = (*self.feats.get(prev, (prev,)), new)
+                continue
+            for j in self.reads(node):
+                self.last[j] = node.index
+        for j in graph.outputs:
+            self.last[j] = len(graph.nodes)  # the network's outputs live to the end
+
+    def arg(self, j: int) -> M.Arg:
+        return self.feats.get(j, j)
+
+    def args(self, node: GNode) -> tuple[M.Arg, ...]:
+        return tuple(self.arg(j) for j in node.inputs)
+
+    def reads(self, node: GNode) -> list[int]:
+        return [k for j in node.inputs for k in self.feats.get(j, (j,))]
+
+    def free(self, node: GNode) -> tuple[int, ...]:
+        return tuple(j for j in dict.fromkeys(self.reads(node)) if self.last[j] == node.index)
+
+    def keep(self, j: int) -> bool:
+        return self.last[j] >= 0
 
 
-def _referenced(node: Node) -> set[str]:
-    return set(node.sources or ()).union(*(_referenced(c) for c in node.children))
+class _Builder:
+    def __init__(self, graph: Graph, report: Report, kit: Kit) -> None:
+        self.graph, self.kit = graph, kit
+        self.records = {r.path: r for r in report.records}
+        self.live = _Liveness(graph)
 
+    def slice(self, s: Scope) -> tuple[M.Steps, dict[str, nn.Module]]:
+        """The steps and submodules of one scope: a child scope is one step (its module runs its own slice)."""
+        nodes, live = self.graph.nodes, self.live
+        body: list[M.SliceStep] = []
+        children: dict[str, nn.Module] = {}
+        i = s.enter + 1
+        while i < s.exit:
+            node = nodes[i]
+            if node.role == IN:
+                child = self.graph.scopes[node.scope]
+                children[child.name] = self.container(child)
+                body.append(M.SliceStep(child.exit, M.CALL, child.name, live.args(node), (), live.keep(child.exit)))
+                i = child.exit + 1
+                continue
+            if node.role == LAYER:
+                children[node.name] = build_layer(self.kit, self.graph, node, self.records[node.path])
+                body.append(M.SliceStep(i, M.CALL, node.name, live.args(node), live.free(node), live.keep(i)))
+            elif node.role == MERGE:
+                action = M.CAT if node.op == "concat" else M.ADD
+                body.append(M.SliceStep(i, action, "", live.args(node), live.free(node), live.keep(i)))
+            i += 1  # a bus is read by its readers as its features: no step of its own
+        enter, out = nodes[s.enter], nodes[s.exit]
+        result = live.arg(out.inputs[0])
+        steps = M.Steps(s.enter, live.keep(s.enter), live.free(enter), tuple(body), result, live.free(out))
+        return steps, children
 
-def _ops(node: Node, op: str) -> set[str]:
-    return ({node.path} if node.op == op else set()).union(*(_ops(c, op) for c in node.children))
-
-
-def _module(node: Node, by_path: dict[str, Any], ctx: BuildCtx) -> nn.Module:
-    if node.kind == "op":
-        return BUILDERS[node.op](node.args, by_path[node.path], ctx)
-    return _container(node, by_path, ctx)
-
-
-def _container(node: Node, by_path: dict[str, Any], ctx: BuildCtx) -> nn.Module:
-    if node.kind == "parallel":
-        branches = {b.name: _container(b, by_path, ctx) for b in node.children}
-        return M.Parallel(branches, node.merge)
-    keep = ctx.referenced
-    steps = [M.Step(c.name, c.path, tuple(c.sources or ()), c.side, c.path in keep) for c in node.children]
-    children = [_module(c, by_path, ctx) for c in node.children]
-    return M.Seq(node.path, ctx.env, steps, children, node.feed == "dense", f"{node.path}@in" in keep)
+    def container(self, s: Scope) -> M.Slice:
+        steps, children = self.slice(s)
+        cls = M.Parallel if s.kind == "parallel" else M.Seq
+        return cls(s.path, self.kit.env, steps, children)
 
 
 from archcalc.torch.deconv import DeconvNet, build_deconv  # noqa: E402  (it uses build_with_report)

@@ -1,114 +1,139 @@
-"""Modules torch lacks (LeNet-5's layers) and the graph containers that run a spec."""
+"""Modules torch lacks (LeNet-5's layers) and the containers that run a spec's graph, one per scope."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+# a step's argument: one node's value, or a dense bus: torch.cat of these nodes' values (the features)
+Arg = int | tuple[int, ...]
+CALL, CAT, ADD = "call", "cat", "add"
+
 
 @dataclass
 class Env:
-    """Outputs by path during one forward pass, shared by every container of a model."""
+    """What every container of one model shares: the values by node index during a forward pass (None
+    outside one), the switches of max pools by path, and where the network's side outputs are."""
 
-    values: dict[str, Tensor] = field(default_factory=dict)
+    size: int = 0
+    sides: tuple[int, ...] = ()
+    values: list[Tensor | None] | None = None
     switches: dict[str, Tensor] = field(default_factory=dict)
-    sides: list[Tensor] = field(default_factory=list)
 
-    def clear(self) -> None:
-        self.values.clear()
-        self.switches.clear()
-        self.sides.clear()
+
+class SliceStep(NamedTuple):
+    """One node of a scope's slice: a layer or a child scope (CALL its module), or a branches merge."""
+
+    node: int  # where the result is stored (a child scope: its 'out' node)
+    action: str  # CALL | CAT | ADD
+    name: str  # CALL: the submodule
+    args: tuple[Arg, ...]
+    free: tuple[int, ...]  # values read here for the last time
+    keep: bool  # a later node reads the result, or it is a network output
 
 
 @dataclass(frozen=True)
-class Step:
-    name: str
-    path: str
-    sources: tuple[str, ...]
-    side: bool
-    keep: bool = True  # a later entry reads this output by path; others are freed as soon as possible
+class Steps:
+    """A scope's slice of the graph: its 'in' node, the steps between, and what its 'out' node returns."""
+
+    enter: int
+    keep_enter: bool
+    free_enter: tuple[int, ...]  # the 'in' node is the last reader of its source
+    body: tuple[SliceStep, ...]
+    result: Arg
+    free_result: tuple[int, ...]
 
 
-class Seq(nn.Module):
-    """A sequence whose entries may read earlier outputs by path (``from``)."""
+def _value(values: list[Tensor | None], arg: Arg) -> Tensor:
+    if isinstance(arg, int):
+        return values[arg]  # type: ignore[return-value]
+    return torch.cat([values[j] for j in arg], 1)  # type: ignore[misc]  # like torchvision's DenseNet
 
-    def __init__(
-        self, path: str, env: Env, steps: list[Step], children: list[nn.Module], dense: bool, keep_input: bool = True
-    ) -> None:
+
+class Slice(nn.Module):
+    """A container running its scope's slice of the graph; values live in the model's shared Env."""
+
+    def __init__(self, path: str, env: Env, steps: Steps, children: dict[str, nn.Module]) -> None:
         super().__init__()
-        self.path, self.env, self.steps, self.dense, self.keep_input = path, env, steps, dense, keep_input
-        for step, child in zip(steps, children, strict=True):
-            self.add_module(step.name, child)
+        self.path, self.env, self.steps = path, env, steps
+        for name, child in children.items():
+            self.add_module(name, child)
 
     def forward(self, x: Tensor) -> Tensor:
         values = self.env.values
-        if self.keep_input:
-            values[f"{self.path}@in"] = x
-        if self.dense:
-            feats = [x]
-            for step in self.steps:
-                out = self._modules[step.name](torch.cat(feats, 1))  # type: ignore[misc]
-                if step.keep:
-                    values[step.path] = out
-                feats.append(out)
-            return torch.cat(feats, 1)
-        prev = x
-        for step in self.steps:
-            inputs = [values[s] for s in step.sources] if step.sources else [prev]
-            out = self._modules[step.name](*inputs)  # type: ignore[misc]
-            if step.keep:
-                values[step.path] = out
-            if step.side:
-                self.env.sides.append(out)
-            else:
-                prev = out
-        return prev
-
-
-class Parallel(nn.Module):
-    """Branches that all read the same input, merged by concat (channels) or add."""
-
-    def __init__(self, branches: dict[str, nn.Module], merge: str) -> None:
-        super().__init__()
-        self.merge = merge
-        for name, branch in branches.items():
-            self.add_module(name, branch)
-
-    def forward(self, x: Tensor) -> Tensor:
-        outs = [branch(x) for branch in self.children()]
-        if self.merge == "concat":
-            return torch.cat(outs, 1)
-        total: Tensor = outs[0]
-        for o in outs[1:]:
-            total = total + o
-        return total
-
-
-class SpecNet(nn.Module):
-    """The root: runs the top-level sequence; returns (main, *side outputs) when there are sides."""
-
-    def __init__(self, body: Seq, env: Env, name: str) -> None:
-        super().__init__()
-        self.env, self.spec_name = env, name
-        for child_name, child in body.named_children():
-            self.add_module(child_name, child)
-        self.steps, self.dense, self.keep_input = body.steps, body.dense, body.keep_input
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
-        self.env.clear()
+        if values is not None:
+            return self.run(values, x)
+        self.env.values = [None] * self.env.size  # called on its own, not from the model
         try:
-            out = Seq.forward(self, x)  # type: ignore[arg-type]
-            sides = tuple(self.env.sides)
+            return self.run(self.env.values, x)
         finally:
-            self.env.clear()
-        return (out, *sides) if sides else out
+            self.env.values = None
 
-    @property
-    def path(self) -> str:
-        return ""
+    def run(self, values: list[Tensor | None], x: Tensor) -> Tensor:
+        st, mods = self.steps, self._modules
+        if st.keep_enter:
+            values[st.enter] = x
+        for j in st.free_enter:
+            values[j] = None
+        for node, action, name, args, free, keep in st.body:
+            xs = [_value(values, a) for a in args]
+            if action == CALL:
+                out = mods[name](*xs)  # type: ignore[misc]
+            elif action == CAT:
+                out = torch.cat(xs, 1)
+            else:
+                out = _sum(xs)
+            if keep:
+                values[node] = out
+            for j in free:
+                values[j] = None
+            del xs, out  # a dense bus is freed before the next one is made
+        result = _value(values, st.result)
+        for j in st.free_result:
+            values[j] = None
+        return result
+
+
+def _sum(xs: Sequence[Tensor]) -> Tensor:
+    """a + b + c, out of place (an in-place sum would write into a branch's output)."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = total + x
+    return total
+
+
+class Seq(Slice):
+    """A list of layers, a block or a repeat (a chain or a dense feed)."""
+
+
+class Parallel(Slice):
+    """Branches that all read the scope's input, merged by concat (channels) or add."""
+
+
+class SpecNet(Slice):
+    """The root: runs the whole graph; returns (main, *side outputs) when there are sides."""
+
+    def __init__(self, env: Env, steps: Steps, children: dict[str, nn.Module], name: str) -> None:
+        super().__init__("", env, steps, children)
+        self.spec_name = name
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:  # type: ignore[override]
+        env = self.env
+        values: list[Tensor | None] = [None] * env.size
+        env.values = values
+        env.switches.clear()
+        try:
+            out = self.run(values, x)
+            sides = tuple(values[i] for i in env.sides)
+        finally:
+            env.values = None
+            env.switches.clear()
+        return (out, *sides) if sides else out  # type: ignore[arg-type]
 
 
 class Concat(nn.Module):
@@ -122,10 +147,7 @@ class Concat(nn.Module):
 
 class Add(nn.Module):
     def forward(self, *xs: Tensor) -> Tensor:
-        total = xs[0]
-        for x in xs[1:]:
-            total = total + x
-        return total
+        return _sum(xs)
 
 
 class ScaledTanh(nn.Module):
