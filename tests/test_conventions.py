@@ -17,7 +17,6 @@ import pytest
 
 from archcalc.calc import analyze
 from archcalc.conventions import CONVENTIONS, get, layer_values, total
-from archcalc.conventions.core import merge_op
 from archcalc.errors import ArchcalcError
 from archcalc.ops import OPS
 from archcalc.report import Counts, Record, Report
@@ -154,15 +153,17 @@ def test_probe_spec_matches_every_tool(probe_file: str) -> None:
 
 def test_probe_block_merges_are_registered(probe_file: str) -> None:
     report = analyze(probe_file)
-    assert {merge_op(b) for b in report.blocks} >= {"add", "concat"}
+    graph = report.graph
+    assert {n.op for n in graph.nodes if n.role in ("merge", "bus")} >= {"add", "concat"}
     for name in CONVENTIONS:
         values = layer_values(report, name)
         assert values["res"] == values["res.a.c"], name  # the residual add itself counts 0
 
 
 def test_every_op_has_a_rule_in_every_convention() -> None:
+    """A rule, a zero reason, a refusal, or the convention's default for a declared-pointwise op."""
     for name, conv in CONVENTIONS.items():
-        missing = [op for op in OPS if op not in conv.rules and op not in conv.zero and op not in conv.refused]
+        missing = [op for op in OPS if conv.rule(op) is None and op not in conv.refused]
         assert not missing, f"{name}: {missing}"
 
 
@@ -171,16 +172,14 @@ def _record(op: str) -> Record:
 
 
 def test_op_without_rule_is_an_error_listing_it() -> None:
-    report = Report("m", "m", "", "m.yaml", (1, 2, 2), {}, [_record("mystery_op")], ["x"])
     for name in CONVENTIONS:
         with pytest.raises(ArchcalcError, match=r"no rule for op.*mystery_op"):
-            total(report, name)
+            get(name).layer(_record("mystery_op"))
 
 
 def test_fvcore_refuses_max_unpool2d_like_fvcore_itself() -> None:
-    report = Report("m", "m", "", "m.yaml", (1, 2, 2), {}, [_record("max_unpool2d")], ["x"])
     with pytest.raises(ArchcalcError, match="cannot count max_unpool2d"):
-        total(report, "fvcore")
+        get("fvcore").layer(_record("max_unpool2d"))
     torch = pytest.importorskip("torch")
     fvcore_nn = pytest.importorskip("fvcore.nn")
 
@@ -238,3 +237,28 @@ def test_table_convention_column_sums_to_the_total(capsys: pytest.CaptureFixture
     body = [int(r[col]) for r in rows[1:-1] if r[col]]
     assert sum(body) == int(rows[-1][col]) == total(analyze("lenet5"), "torchinfo")
     assert main(["table", "lenet5", "--convention", "nope"]) == 2
+
+
+DEAD_CONV = """
+name: dead-conv
+input: [3, 32, 32]
+layers:
+  - {name: conv, op: conv2d, out: 6, kernel: 3}
+  - {name: act, op: relu, from: input}
+"""
+
+
+def test_fvcore_drops_what_no_output_reads(tmp_path: Any) -> None:
+    """fvcore's jit trace drops the conv whose output nothing reads: fvcore says 0, and so must the convention."""
+    torch = pytest.importorskip("torch")
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+    from archcalc.torch import build
+
+    path = tmp_path / "dead.yaml"
+    path.write_text(DEAD_CONV)
+    model = build(str(path)).eval()
+    fca = fvcore_nn.FlopCountAnalysis(model, torch.zeros(1, 3, 32, 32))
+    fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    report = analyze(str(path))
+    assert total(report, "fvcore") == fca.total() == 0
+    assert report["conv"].macs == 6 * 3 * 3 * 3 * 30 * 30  # the calculator still counts the layer itself
