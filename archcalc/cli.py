@@ -90,11 +90,11 @@ def table_cmd(
         from archcalc.conventions.column import convention_column
 
         extra = convention_column(report, convention, data)
-    grid = layer_grid(report, depth, extra)
     if rf:
-        from archcalc.commands.rf import add_rf_columns
+        from archcalc.commands.rf import rf_columns
 
-        add_rf_columns(grid, report, spec, input, parse_sets(set or []), depth, data)
+        extra += rf_columns(report, data)
+    grid = layer_grid(report, depth, extra)
     if plot:
         from archcalc.plot import layer_plot
 

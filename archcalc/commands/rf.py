@@ -73,22 +73,15 @@ def rf_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> Non
     emit(grid, fmt, {"model": report.model, "input": list(report.input), "layers": [rf_json(r) for r in rows]})
 
 
-def add_rf_columns(
-    grid: Any, report: Any, spec: str, input: str | None, sets: dict[str, Any], depth: int | None, data: Any
-) -> None:
-    """``table --rf``: size, jump and start columns for the rows layer_grid kept (same depth filter)."""
-    from archcalc.calc import resolve
+def rf_columns(report: Any, data: Any) -> tuple[Any, ...]:
+    """``table --rf``: size, jump and start as data columns (a pass over the report's graph)."""
+    from archcalc.render.tabular import Column
     from archcalc.rf import receptive_fields
 
-    graph, rep = resolve(spec, input, sets)
-    by_path = {r.path: r for r in receptive_fields(graph, rep)}
-    kept = [r for r in report.records if depth is None or r.depth <= depth - 1]  # --depth counts from 1
-    if len(kept) != len(grid.rows):  # the table's row filter changed: refuse rather than misalign
-        raise RuntimeError("table rows do not match the records; update add_rf_columns")
-    grid.columns.extend(RF_COLUMNS)
-    for row, rec in zip(grid.rows, kept, strict=True):
-        row.extend(rf_cells(by_path[rec.path]) if rec.path in by_path else ["", "", ""])
-    if grid.footer:
-        grid.footer.extend(["", "", ""])
+    rows = receptive_fields(report.graph, report)
+    cells = {r.path: rf_cells(r) for r in rows}
     if isinstance(data, dict):
-        data["receptive_fields"] = [rf_json(r) for r in by_path.values()]
+        data["receptive_fields"] = [rf_json(r) for r in rows]
+    return tuple(
+        Column(title, {path: c[i] for path, c in cells.items()}, numeric=False) for i, title in enumerate(RF_COLUMNS)
+    )
