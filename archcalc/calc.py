@@ -52,11 +52,17 @@ def resolve(
         input=shape,
         params=params,
         records=prop.records,
-        outputs=[graph.nodes[i].path for i in graph.outputs],
+        outputs=[_output_name(graph, i) for i in graph.outputs],
         totals=prop.top.counts,
         output_shape=prop.env[graph.output] or (),
         graph=graph,
     )
+
+
+def _output_name(graph: Graph, index: int) -> str:
+    """The path that names an output: the network's is its last entry (the root scope has no name)."""
+    node = graph.nodes[index]
+    return graph.nodes[node.inputs[0]].path if index == graph.output else node.path
 
 
 def located(graph: Graph, node: GNode, err: ArchcalcError) -> ArchcalcError:

@@ -121,8 +121,8 @@ def stages_grid(cmp: Comparison) -> Grid:
 
 def _layer_text(s: Stage) -> str:
     """'k11 s4 p0 -> 96x55x55': the aligned layer's op summary and output (the path is in the JSON)."""
-    from archcalc.render.tabular import shape_text
+    from archcalc.render.tabular import shape_text, summary_text
 
     if s.head is None:
         return "(stem)"
-    return f"{s.head.summary or s.head.op} -> {shape_text(s.head.output_shape)}"
+    return f"{summary_text(s.head) or s.head.op} -> {shape_text(s.head.output_shape)}"
