@@ -187,7 +187,9 @@ def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Nod
     for index, raw in enumerate(items):
         if not isinstance(raw, LMap):
             line = getattr(items, "line", None)
-            raise ctx.fail(f"layer #{index} must be a mapping with named arguments, got {describe(raw)}", line, prefix or None)
+            raise ctx.fail(
+                f"layer #{index} must be a mapping with named arguments, got {describe(raw)}", line, prefix or None
+            )
         label = raw.get("name", index)  # for messages only; the name is validated in _entry
         entry = _sub(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
         node = _entry(ctx, entry, prefix, str(index), env)
@@ -370,7 +372,9 @@ def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> N
         raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
     if merge not in ("concat", "add"):
         raise ctx.fail(
-            f"branches need merge: concat or add, got {describe(merge)}", e.line_of("merge") if "merge" in e else e.line, path
+            f"branches need merge: concat or add, got {describe(merge)}",
+            e.line_of("merge") if "merge" in e else e.line,
+            path,
         )
     node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
     with ctx.scope(path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.errors import ArchcalcError
-from archcalc.graph.ir import LAYER, Scope
+from archcalc.graph.ir import LAYER, Graph, Scope
 from archcalc.ops import OPS
 from archcalc.ops.layers import merge_add, merge_concat
 from archcalc.report import COUNT_KEYS, Record, Report
@@ -176,7 +176,7 @@ def explain_layer(rec: Record) -> Derivation:
 
 
 def _scope_of(rec: Record, report: Report) -> Scope:
-    graph = report.graph
+    graph: Graph = report.graph
     return graph.scopes[graph.nodes[graph.by_path[rec.path]].scope]
 
 

@@ -228,5 +228,3 @@ class SizePlan:
     def clear(self) -> None:
         """Forget every memoised result (benchmarks start cold)."""
         self.sizes.clear()
-
-

@@ -81,12 +81,12 @@ layers:
 
 
 def test_container_last_is_the_output() -> None:
-    l, r = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 6, 1)
+    left, right = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 6, 1)
     x = torch.zeros(1, 3, 8, 8)
-    want = tuple(torch.cat([l(x), r(x)], 1).shape[1:])  # (10, 8, 8)
+    want = tuple(torch.cat([left(x), right(x)], 1).shape[1:])  # (10, 8, 8)
     report = analyze(spec_of(LAST_BRANCHES))  # type: ignore[arg-type]
     assert report.output_shape == want
-    assert report.totals.params == numel(l) + numel(r)
+    assert report.totals.params == numel(left) + numel(right)
 
 
 def test_container_last_through_the_cli(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_wiring_mistakes_are_refused(text: str, line: int, words: str) -> None:
 def test_block_body_feed_typo_is_refused() -> None:
     text = "name: b\ninput: [4, 8, 8]\nblocks:\n  body:\n    feed: danse\n    layers: [{op: relu}]\n"
     text += "layers:\n  - {name: x, block: body}\n"
-    with pytest.raises(ArchcalcError, match="t.yaml:5: .*feed must be chain or dense"):
+    with pytest.raises(ArchcalcError, match=r"t\.yaml:5: .*feed must be chain or dense"):
         analyze(spec_of(text))  # type: ignore[arg-type]
 
 

@@ -82,7 +82,9 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
         if depth < 1:
             raise ArchcalcError(f"--depth must be 1 or more, got {depth}")
         depth -= 1  # records count depth from 0 (the top-level entries)
-    rows, depths, bold = [], [], set()
+    rows: list[list[str]] = []
+    depths: list[int] = []
+    bold: set[int] = set()
     bars: dict[str, list[int | None]] = {"params": [], "MACs": []}
     for rec in report.records:
         if depth is not None and rec.depth > depth:
