@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 __all__ = ["ArchcalcError", "__version__", "analyze"]
 
 if TYPE_CHECKING:
-    from archcalc.calc import analyze as analyze
+    from archcalc.analysis.records import analyze as analyze
     from archcalc.errors import ArchcalcError as ArchcalcError
 
 

@@ -1,3 +1,3 @@
-from archcalc.cli import run
+from archcalc.cli.app import run
 
 run()

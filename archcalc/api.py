@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archcalc.calc import analyze as _analyze
-from archcalc.report import Report
-from archcalc.spec import Spec
+from archcalc.analysis.records import analyze as _analyze
+from archcalc.analysis.report import Report
+from archcalc.frontend.spec import Spec
 
 
 def analyze(

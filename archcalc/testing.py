@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archcalc.report import Counts
+from archcalc.analysis.report import Counts
 
 if TYPE_CHECKING:
     from torch import nn
@@ -111,7 +111,7 @@ def diff_text(
 
 
 def _spec_counts(ref: str, input: Any, overrides: dict[str, Any]) -> tuple[str, dict[str, int]]:
-    from archcalc.calc import analyze
+    from archcalc.analysis.records import analyze
     from archcalc.render.tabular import shape_text
 
     report = analyze(ref, input, overrides)
@@ -147,7 +147,7 @@ def _module_counts(module: nn.Module, input: Any, need_macs: bool) -> tuple[str,
 def _input_shape(input: Any) -> tuple[int, ...]:
     if input is None:
         raise TypeError("checking macs or flops of an nn.Module needs input=(C, H, W) (batch excluded)")
-    from archcalc.spec import parse_input
+    from archcalc.frontend.spec import parse_input
 
     return parse_input(list(input) if isinstance(input, tuple) else input)
 

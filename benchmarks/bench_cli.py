@@ -108,8 +108,8 @@ def cli_table(runs: int, fvcore_runs: int) -> list[str]:
 
 def in_process(runs: int) -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from archcalc.calc import analyze
-    from archcalc.spec import bundled_names, load_spec
+    from archcalc.analysis.records import analyze
+    from archcalc.frontend.spec import bundled_names, load_spec
 
     rows = ["| spec | layers | analyze(spec) at its input | at 4x the side | analyze(name) incl. YAML load |", "|---|---:|---:|---:|---:|"]  # fmt: skip
     for name in bundled_names():

@@ -51,7 +51,7 @@ if mode == "freeing":
             if k in needed or k.removesuffix("@in") + "@in" in needed:
                 super().__setitem__(k, v)
     model.env.values = Keep()
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
 x = torch.randn(batch, *analyze(spec).input)
 with torch.inference_mode():
     model(x)
@@ -86,9 +86,9 @@ def measure(spec: str, batch: int, mode: str) -> dict[str, int]:
 
 
 def main(argv: list[str]) -> None:
-    from archcalc.calc import analyze
-    from archcalc.memory import model_memory
-    from archcalc.spec import bundled_names
+    from archcalc.analysis.memory import model_memory
+    from archcalc.analysis.records import analyze
+    from archcalc.frontend.spec import bundled_names
 
     batch = 8
     if argv[:1] == ["--batch"]:

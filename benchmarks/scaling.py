@@ -52,7 +52,7 @@ def synthetic(n: int) -> str:
 def best(argv: list[str], runs: int) -> float:
     from click.testing import CliRunner
 
-    from archcalc.cli import app
+    from archcalc.cli.app import app
 
     runner = CliRunner()
     times = []

@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import contextlib
 
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
+from archcalc.analysis.sizes import SizePlan
+from archcalc.analysis.sweep import sweep
 from archcalc.errors import ArchcalcError
-from archcalc.plan import SizePlan
-from archcalc.sweep import sweep
 
 
 def main(specs: list[str]) -> None:

@@ -57,7 +57,7 @@ def variants(name: str) -> list[list[str]]:
 
 
 def snapshot() -> dict[str, str]:
-    from archcalc.cli import app
+    from archcalc.cli.app import app
 
     runner = CliRunner()
     result: dict[str, str] = {}

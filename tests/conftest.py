@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from archcalc.spec import bundled_names
+from archcalc.frontend.spec import bundled_names
 
 # Hypothesis profiles. `ci` (default) keeps hypothesis's 100 examples per test; the fuzz suite
 # (tests/test_fuzz_torch.py) scales from it: ~230 examples in total under `ci`, and >= 10,000 with

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze, resolve
-from archcalc.cli import main
+from archcalc.analysis.memory import model_memory
+from archcalc.analysis.records import analyze, resolve
+from archcalc.analysis.rf import receptive_fields
+from archcalc.analysis.sizes import SizePlan
+from archcalc.analysis.sweep import min_size, parse_range, sweep
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
-from archcalc.memory import model_memory
-from archcalc.plan import SizePlan
-from archcalc.rf import receptive_fields
-from archcalc.sweep import min_size, parse_range, sweep
 
 
 def _rf(spec: str, path: str) -> int:

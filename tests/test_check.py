@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.claims import load_claims, parse_value
-from archcalc.cli import main
+from archcalc.claims.claimsfile import load_claims, parse_value
+from archcalc.claims.verdict import FAILS, HOLDS, HOLDS_AS_MACS, check_file
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
-from archcalc.verdict import FAILS, HOLDS, HOLDS_AS_MACS, check_file
 
 CLAIMS = Path(__file__).resolve().parent.parent / "examples" / "claims"
 SEED_FILES = sorted(p.name for p in CLAIMS.glob("seed-*.yaml"))

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
 
 LAYER_KEYS = {
     "path", "name", "op", "input_shape", "output_shape",
@@ -96,7 +96,7 @@ def test_errors_are_one_line_exit_2(args: list[str], expected: str, capsys: pyte
 
 def test_table_does_not_import_torch() -> None:
     code = (
-        "import sys; from archcalc.cli import main; main(['table', 'lenet5', '-f', 'json']); "
+        "import sys; from archcalc.cli.app import main; main(['table', 'lenet5', '-f', 'json']); "
         "sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'torchinfo', 'fvcore'})))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
-from archcalc.compare import compare, stages_of
-from archcalc.spec import bundled_names
+from archcalc.analysis.compare import compare, stages_of
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
+from archcalc.frontend.spec import bundled_names
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

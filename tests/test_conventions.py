@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.conventions import CONVENTIONS, get, layer_values, total
+from archcalc.analysis.conventions import CONVENTIONS, get, layer_values, total
+from archcalc.analysis.records import analyze
+from archcalc.analysis.report import Counts, Record, Report
 from archcalc.errors import ArchcalcError
 from archcalc.ops import OPS
-from archcalc.report import Counts, Record, Report
 
 FVCORE_BUDGET = 300_000_000  # MACs of one CPU forward
 REDUCED_HW = (160, 128, 112, 96, 64)
@@ -202,7 +202,7 @@ RESNET50 = {"fvcore": 4_111_512_576, "torchinfo": 4_089_238_376, "flops": 8_178_
 
 
 def test_resnet50_famous_numbers() -> None:
-    from archcalc.conventions.famous import famous_numbers
+    from archcalc.analysis.conventions.famous import famous_numbers
 
     report = analyze("resnet50")
     for name, want in RESNET50.items():
@@ -215,7 +215,7 @@ def test_resnet50_famous_numbers() -> None:
 
 
 def test_flops_command_prints_conventions_and_famous_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    from archcalc.cli import main
+    from archcalc.cli.app import main
 
     assert main(["flops", "resnet50", "--format", "markdown"]) == 0
     out = capsys.readouterr().out
@@ -229,7 +229,7 @@ def test_table_convention_column_sums_to_the_total(capsys: pytest.CaptureFixture
     import csv
     import io
 
-    from archcalc.cli import main
+    from archcalc.cli.app import main
 
     assert main(["table", "lenet5", "--convention", "torchinfo", "--format", "csv"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))

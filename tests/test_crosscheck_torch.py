@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from archcalc.calc import analyze  # noqa: E402
+from archcalc.analysis.records import analyze  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.torch import build_with_report  # noqa: E402
 from archcalc.torch.crosscheck import measure  # noqa: E402

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
-from archcalc.deconv import plan_deconv
+from archcalc.analysis.deconv import plan_deconv
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
 
 ROUND_TRIP = ["alexnet-227", "zfnet", "zfnet-227"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,10 +9,10 @@ from fractions import Fraction
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
-from archcalc.explain import explain, explain_layer
-from archcalc.report import COUNT_KEYS
+from archcalc.analysis.explain import explain, explain_layer
+from archcalc.analysis.records import analyze
+from archcalc.analysis.report import COUNT_KEYS
+from archcalc.cli.app import main
 
 
 def evaluate(text: str) -> int:

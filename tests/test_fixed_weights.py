@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
 
 # seed article 002: filter_1 = [[-1, -1, 1, 1]] * 4, filter_2 = -filter_1, filter_3 = filter_1.T, filter_4 = -filter_3

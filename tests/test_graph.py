@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze, compile_spec
+from archcalc.analysis.records import analyze, compile_spec
 from archcalc.errors import ArchcalcError
+from archcalc.frontend.spec import parse_spec
+from archcalc.frontend.yamlio import load_text
 from archcalc.graph.ir import BUS, IN, LAYER, MERGE, OUT
-from archcalc.spec import parse_spec
-from archcalc.yamlio import load_text
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.cli import app, main
+from archcalc.cli.app import app, main
 
 COMMANDS = sorted(app.commands)
 

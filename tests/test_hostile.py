@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.claims import MAX_EXP, parse_value
+from archcalc.claims.claimsfile import MAX_EXP, parse_value
 from archcalc.errors import ArchcalcError, describe, printable, show
-from archcalc.spec import parse_input
-from archcalc.yamlio import load_text
+from archcalc.frontend.spec import parse_input
+from archcalc.frontend.yamlio import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKUP = "[/x] [bold]kept[/bold] :thumbs_up: [link=file:///etc]"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
 from archcalc.render.html import BAR_W
 
 CHROMIUM_FLAGS = [
@@ -115,7 +115,7 @@ FORMAT_EXAMPLES = {  # a cheap invocation per command; any other command must at
 
 
 def test_every_command_with_a_format_offers_html(capsys: pytest.CaptureFixture[str]) -> None:
-    from archcalc.cli import app
+    from archcalc.cli.app import app
 
     for name in sorted(app.commands):
         assert main([name, "--help"]) == 0

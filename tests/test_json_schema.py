@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from archcalc.cli import main
+from archcalc.cli.app import main
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "json.md"
 

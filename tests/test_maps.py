@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from archcalc.cli import main
+from archcalc.cli.app import main
 from archcalc.render import pictures
 
 torch = pytest.importorskip("torch")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
 
 # LeCun et al. 1998, Sec. II-B (restated in seed article 004): layer -> (trainable params, connections)
 LENET5_PAPER = {

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
+from archcalc.analysis.report import Report
 from archcalc.errors import ArchcalcError
-from archcalc.report import Report
-from archcalc.spec import parse_spec
-from archcalc.yamlio import load_text
+from archcalc.frontend.spec import parse_spec
+from archcalc.frontend.yamlio import load_text
 
 
 def calc(doc: dict[str, Any]) -> Report:

@@ -29,10 +29,10 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as Fn  # noqa: E402
 from torch import nn  # noqa: E402
 
-from archcalc.calc import resolve  # noqa: E402
-from archcalc.plan import SizePlan  # noqa: E402
-from archcalc.rf import RF_RULES, RFRow, receptive_fields, unit_interval  # noqa: E402
-from archcalc.sweep import min_size  # noqa: E402
+from archcalc.analysis.records import resolve  # noqa: E402
+from archcalc.analysis.rf import RF_RULES, RFRow, receptive_fields, unit_interval  # noqa: E402
+from archcalc.analysis.sizes import SizePlan  # noqa: E402
+from archcalc.analysis.sweep import min_size  # noqa: E402
 from archcalc.torch import build  # noqa: E402
 from archcalc.torch import modules as M  # noqa: E402
 
@@ -180,8 +180,8 @@ def _inside(r: RFRow, size: tuple[int, int]) -> bool:
 
 def test_every_op_has_a_rule() -> None:
     """Each op has a receptive-field rule, or is declared pointwise (the field is unchanged)."""
+    from archcalc.analysis.rf import rule_for
     from archcalc.ops import OPS
-    from archcalc.rf import rule_for
 
     assert sorted(op for op in OPS if rule_for(op) is None) == []
     assert rule_for("relu") is not None and "relu" not in RF_RULES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.cli import main
+from archcalc.cli.app import main
 from archcalc.render.richtable import share_bar
 
 BLOCKS = set("▏▎▍▌▋▊▉█")

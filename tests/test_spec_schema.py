@@ -12,12 +12,12 @@ import jsonschema
 import pytest
 import yaml
 
-from archcalc.cli import main
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
+from archcalc.frontend.schema import schema_json, spec_schema
+from archcalc.frontend.spec import parse_spec, specs_dir
+from archcalc.frontend.yamlio import load_text
 from archcalc.ops import OPS
-from archcalc.schema import schema_json, spec_schema
-from archcalc.spec import parse_spec, specs_dir
-from archcalc.yamlio import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "archcalc-spec.schema.json"
@@ -97,7 +97,7 @@ def test_schema_and_calculator_both_reject(case: str, validator: jsonschema.Draf
     path, value = BAD[case]
     doc = _mutate(path, value)
     assert list(validator.iter_errors(doc)), case
-    from archcalc.calc import analyze
+    from archcalc.analysis.records import analyze
 
     with pytest.raises(ArchcalcError):
         analyze(parse_spec(load_text(json.dumps(doc), file="t.yaml"), "t.yaml"))

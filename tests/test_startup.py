@@ -1,6 +1,6 @@
 """Start-up hygiene: commands that do not build a model never import torch, torchinfo, fvcore or pydantic.
 
-Each command runs in a fresh interpreter through archcalc.cli.main, then the interpreter lists the
+Each command runs in a fresh interpreter through archcalc.cli.app.main, then the interpreter lists the
 heavy modules it has loaded. torch costs ~1 s to import; pydantic is what typer would import to coerce
 option values (archcalc/typerfast.py does that without it). Lazy torch imports live in archcalc/torch/
 (and the commands that need a model: maps, deconv).
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "torchinfo", "fvcore", "pydantic")
 SCRIPT = f"""
 import contextlib, io, json, sys
-from archcalc.cli import main
+from archcalc.cli.app import main
 with contextlib.redirect_stdout(io.StringIO()):
     code = main(sys.argv[1:])
 heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.calc import analyze
-from archcalc.cli import main
+from archcalc.analysis.records import analyze
+from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError
 from archcalc.render.tabular import layer_grid
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from archcalc.calc import resolve
+from archcalc.analysis.records import resolve
 from archcalc.errors import ArchcalcError
+from archcalc.frontend.spec import Spec, parse_spec
+from archcalc.frontend.yamlio import load_text
 from archcalc.ops import OPS
-from archcalc.spec import Spec, parse_spec
-from archcalc.yamlio import load_text
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

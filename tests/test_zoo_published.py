@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from archcalc.calc import analyze
+from archcalc.analysis.records import analyze
 from archcalc.errors import ArchcalcError
+from archcalc.frontend.spec import bundled_names, load_spec
 from archcalc.ops import OPS
-from archcalc.spec import bundled_names, load_spec
-from archcalc.symbolic import FAST, ExplainMath
+from archcalc.ops.symbolic import FAST, ExplainMath
 
 # torchvision <Model>_Weights.IMAGENET1K_V1 meta: num_params and _ops (labelled GFLOPS; GMACs of conv+linear,
 # bias excluded, rounded to 3 decimals). Kept as text so the published number of decimals is explicit.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from archcalc.argtypes import (
+from archcalc.errors import ShapeError
+from archcalc.frontend.argtypes import (
     BOOL,
     NONNEG_PAIR,
     PADDING,
@@ -15,10 +16,9 @@ from archcalc.argtypes import (
     Arg,
     enum,
 )
-from archcalc.errors import ShapeError
 from archcalc.ops.registry import Args, Out, Shape, chw, register
+from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
-from archcalc.symbolic import Num
 
 _CONV_ARGS = {
     "out": Arg(POS_INT, doc="output channels"),

@@ -11,8 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from archcalc.argtypes import BOOL, Arg, ArgError, ArgType, number
 from archcalc.errors import ShapeError
+from archcalc.frontend.argtypes import BOOL, Arg, ArgError, ArgType, number
 from archcalc.ops.registry import Args, Out, Shape, chw, register
 
 

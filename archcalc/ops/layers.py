@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from archcalc.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
 from archcalc.errors import ShapeError
+from archcalc.frontend.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
 from archcalc.ops.registry import Args, Out, Shape, chw, fmt_shape, prod, register
+from archcalc.ops.symbolic import Num
 from archcalc.ops.window import window_out
-from archcalc.symbolic import Num
 
 
 @register(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from archcalc.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
 from archcalc.errors import ShapeError
+from archcalc.frontend.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
 from archcalc.ops.registry import Args, Out, Shape, chw, pair_text, register
+from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
-from archcalc.symbolic import Num
 
 _POOL_ARGS = {
     "kernel": Arg(POS_PAIR),

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.argtypes import Arg
 from archcalc.errors import ShapeError
-from archcalc.symbolic import Num
+from archcalc.frontend.argtypes import Arg
+from archcalc.ops.symbolic import Num
 
 Shape = tuple[Num, ...]
 Args = dict[str, Any]

@@ -6,7 +6,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.ops.registry import Args, pair_text
-from archcalc.symbolic import Num
+from archcalc.ops.symbolic import Num
 
 
 def window_out(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archcalc.explain import LABELS, Derivation, Step, clip
+from archcalc.analysis.explain import LABELS, Derivation, Step, clip
+from archcalc.analysis.report import Report
 from archcalc.render.tabular import Grid, shape_text
-from archcalc.report import Report
 
 LIMIT = 240  # display only: long sums are clipped with a term count (json and csv keep them whole)
 

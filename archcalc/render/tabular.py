@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.analysis.report import Record, Report
 from archcalc.errors import ArchcalcError
-from archcalc.report import Record, Report
 
 
 @dataclass

@@ -11,10 +11,10 @@ from typing import Any
 
 from torch import nn
 
-from archcalc.calc import resolve
+from archcalc.analysis.records import resolve
+from archcalc.analysis.report import Report
+from archcalc.frontend.spec import Spec
 from archcalc.graph.ir import BUS, IN, LAYER, MERGE, GNode, Graph, Scope
-from archcalc.report import Report
-from archcalc.spec import Spec
 from archcalc.torch import modules as M
 from archcalc.torch.builders import Kit, build_layer
 

@@ -12,10 +12,10 @@ from types import ModuleType
 import torch
 from torch import nn
 
+from archcalc.analysis.report import Record
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import GNode, Graph
 from archcalc.ops import OPS
-from archcalc.report import Record
 from archcalc.torch import modules
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from archcalc.report import Report
+from archcalc.analysis.report import Report
 
 
 @dataclass

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from archcalc.calc import resolve
-from archcalc.deconv import DeconvPlan, MirrorStep, mirror_plan
+from archcalc.analysis.deconv import DeconvPlan, MirrorStep, mirror_plan
+from archcalc.analysis.records import resolve
 from archcalc.errors import ArchcalcError
-from archcalc.spec import Spec
+from archcalc.frontend.spec import Spec
 from archcalc.torch import build_with_report
 from archcalc.torch.modules import SwitchPool
 

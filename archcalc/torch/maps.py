@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from archcalc.deconv import DeconvPlan, find_layer
+from archcalc.analysis.deconv import DeconvPlan, find_layer
+from archcalc.analysis.report import Record, Report
 from archcalc.errors import ArchcalcError
+from archcalc.frontend.spec import Spec
 from archcalc.render import pictures
-from archcalc.report import Record, Report
-from archcalc.spec import Spec
 from archcalc.torch import build_deconv, build_with_report
 from archcalc.torch.deconv import StopForward, Strongest, reconstruct_strongest
 

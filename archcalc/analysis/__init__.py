@@ -1,0 +1,1 @@
+"""The passes over the graph: records, sizes, memory, receptive field, deconv, explain, conventions."""

@@ -1,0 +1,301 @@
+"""The DeconvNet mirror of Zeiler & Fergus (2014), by pure math: the path from one layer back to the input.
+
+Walking the forward chain backwards from layer L along the graph's edges, each layer is mirrored:
+
+* conv2d -> conv_transpose2d with the same filters (C_out -> C_in, same kernel, stride, padding, dilation,
+  groups; no bias: Zeiler & Fergus apply the transposed filters only). ``output_padding`` restores the rows
+  and columns the forward floor division dropped, so the step lands exactly on the conv's input size.
+* maxpool2d -> max_unpool2d with the pool's switches (kernel, stride, padding) and ``output_size`` = the
+  pool's input size.
+* relu -> relu (the reconstruction is rectified, as in the forward pass).
+* lrn, dropout, batchnorm2d, identity -> passed through unchanged (no inverse; Zeiler & Fergus ignore
+  contrast normalisation in the deconvnet, and dropout/BN are identities at inference, up to BN's affine map).
+* anything else (linear, flatten, avg/adaptive pooling, LeNet's subsample, tanh/sigmoid, table convs, ...)
+  has no DeconvNet inverse and is an error, as is a path through a merge (concat, add, dense feed): the
+  mirror follows one chain.
+
+Every output size comes from the op registry's own rules (conv_transpose2d, max_unpool2d). No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.analysis.records import resolve
+from archcalc.analysis.report import Record, Report, Shape
+from archcalc.errors import ArchcalcError, ShapeError
+from archcalc.frontend.spec import Spec
+from archcalc.graph.ir import IN, LAYER, GNode, Graph
+from archcalc.ops import OPS
+from archcalc.ops.conv import pads  # the conv rule's own (low, high) padding, 'same' included
+from archcalc.ops.symbolic import FAST
+
+INPUT = "@in"
+
+# layers the mirror passes through unchanged, and why
+PASS_THROUGH = {
+    "lrn": "LRN has no inverse: passed through (Zeiler & Fergus ignore contrast normalisation here)",
+    "dropout": "dropout is the identity at inference: passed through",
+    "batchnorm2d": "batch norm is not inverted: passed through",
+    "identity": "identity: passed through",
+}
+NO_INVERSE = {
+    "linear": "a linear layer has no DeconvNet inverse: start the mirror at a feature map (a conv layer)",
+    "flatten": "flatten leaves the feature maps: start the mirror at a conv layer before it",
+    "avgpool2d": "average pooling records no switches, so it has no DeconvNet inverse",
+    "adaptive_avgpool2d": "adaptive average pooling records no switches, so it has no DeconvNet inverse",
+    "adaptive_maxpool2d": "adaptive max pooling is not mirrored (only maxpool2d switches are recorded)",
+    "subsample": "LeNet's trainable subsampling has no DeconvNet inverse",
+}
+
+
+@dataclass(frozen=True)
+class MirrorStep:
+    """One step of the mirror: ``op`` applied to ``input_shape`` gives ``output_shape``."""
+
+    source: str  # path of the forward layer this step mirrors
+    source_op: str
+    op: str  # conv_transpose2d | max_unpool2d | relu | pass
+    input_shape: Shape
+    output_shape: Shape
+    args: dict[str, Any] = field(default_factory=dict)  # validated args of ``op`` (registry names)
+    fit: tuple[int, int] = (0, 0)  # rows, cols added to the rule's default size (output_padding / output_size)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.args.items()}
+        return {
+            "mirrors": self.source,
+            "forward_op": self.source_op,
+            "op": self.op,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "args": args,
+            "fit": list(self.fit),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class DeconvPlan:
+    model: str
+    layer: str  # the forward layer whose output the mirror starts from
+    start_shape: Shape  # that layer's output shape
+    input: Shape  # the network input, where the last step lands
+    steps: tuple[MirrorStep, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "layer": self.layer,
+            "start_shape": list(self.start_shape),
+            "input": list(self.input),
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+def plan_deconv(
+    spec_or_path: Spec | str,
+    layer: str | None = None,
+    input: str | tuple[int, ...] | list[int] | None = None,
+    sets: dict[str, Any] | None = None,
+) -> DeconvPlan:
+    """The mirror from ``layer`` (default: the deepest mirrorable conv layer) back to the input."""
+    graph, report = resolve(spec_or_path, input, sets)
+    return mirror_plan(graph, report, layer)
+
+
+def mirror_plan(graph: Graph, report: Report, layer: str | None = None) -> DeconvPlan:
+    if layer is None:
+        convs = mirrorable_convs(graph, report)
+        if not convs:
+            raise ArchcalcError("no conv layer can be mirrored back to the input", file=report.file)
+        layer = convs[-1]
+    rec = find_layer(report, layer)
+    steps = tuple(_step(report, report[path]) for path in trace(graph, report, rec.path))
+    return DeconvPlan(report.model, rec.path, rec.output_shape, report.input, steps)
+
+
+def mirrorable_convs(graph: Graph, report: Report) -> list[str]:
+    """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order."""
+    out = []
+    for rec in report.layers:
+        if rec.op != "conv2d":
+            continue
+        try:
+            for path in trace(graph, report, rec.path):
+                _step(report, report[path])
+        except ArchcalcError:
+            continue
+        out.append(rec.path)
+    return out
+
+
+def find_layer(report: Report, name: str) -> Record:
+    """A layer by full path, or by a unique last path component (``conv2`` for ``features.conv2``)."""
+    hits = [r for r in report.layers if r.path == name] or [
+        r for r in report.layers if r.path.endswith("." + name) or r.name == name
+    ]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise ArchcalcError(f"layer '{name}' is ambiguous: {', '.join(r.path for r in hits)}", file=report.file)
+    block = next((r for r in report.blocks if r.path == name), None)
+    if block is not None:
+        raise ArchcalcError(f"'{name}' is a block: name one of its layers", file=report.file, line=block.line)
+    convs = [r.path for r in report.layers if r.op == "conv2d"]
+    more = f" and {len(convs) - 8} more" if len(convs) > 8 else ""
+    raise ArchcalcError(
+        f"no layer '{name}' in {report.model}; conv layers: {', '.join(convs[:8])}{more}", file=report.file
+    )
+
+
+def producers(graph: Graph, node: GNode) -> list[str]:
+    """The layers whose outputs ``node`` reads, back through the graph's edges (``@in``: the network input).
+
+    Scope inputs and outputs are aliases; merges and dense buses stand for every input they concatenate
+    or add, so a layer reading one of them has several producers.
+    """
+    out: list[str] = []
+    stack = list(reversed(node.inputs))
+    while stack:
+        src = graph.nodes[stack.pop()]
+        if src.role == LAYER:
+            out.append(src.path)
+        elif src.role == IN and not src.inputs:  # the network input
+            out.append(INPUT)
+        else:
+            stack.extend(reversed(src.inputs))
+    return out
+
+
+def wiring(graph: Graph) -> dict[str, list[str]]:
+    """For every layer path, the layer paths whose outputs it reads (``@in`` is the network input)."""
+    return {n.path: producers(graph, n) for n in graph.layers()}
+
+
+def trace(graph: Graph, report: Report, path: str) -> list[str]:
+    """The layer paths from ``path`` back to the input (``path`` first); one producer per step or an error."""
+    chain = [path]
+    src = producers(graph, graph.nodes[graph.by_path[path]])
+    while src != [INPUT]:
+        if len(src) != 1:
+            rec = report[chain[-1]]
+            raise ArchcalcError(
+                f"the path back to the input meets '{rec.path}' ({rec.op}), which reads {len(src)} layers "
+                f"({', '.join(src)}); the DeconvNet mirror follows a single chain",
+                file=report.file,
+                line=rec.line,
+                layer=path,
+            )
+        chain.append(src[0])
+        src = producers(graph, graph.nodes[graph.by_path[src[0]]])
+    return chain
+
+
+def _step(report: Report, rec: Record) -> MirrorStep:
+    try:
+        if rec.op == "conv2d":
+            return _conv_step(rec)
+        if rec.op == "maxpool2d":
+            return _unpool_step(rec)
+    except ShapeError as err:
+        raise err.located(file=report.file, line=rec.line, layer=rec.path) from None
+    out, inp = rec.output_shape, _single(rec)
+    if rec.op == "relu":
+        return MirrorStep(rec.path, rec.op, "relu", out, inp, notes=("rectify the reconstruction",))
+    if rec.op in PASS_THROUGH:
+        return MirrorStep(rec.path, rec.op, "pass", out, inp, notes=(PASS_THROUGH[rec.op],))
+    why = NO_INVERSE.get(rec.op, f"'{rec.op}' has no DeconvNet inverse (the mirror defines conv, max pool and ReLU)")
+    raise ArchcalcError(why, file=report.file, line=rec.line, layer=rec.path)
+
+
+def _single(rec: Record) -> Shape:
+    assert not isinstance(rec.input_shape, list), rec.path  # trace() lets no merge through
+    return rec.input_shape
+
+
+def _conv_step(rec: Record) -> MirrorStep:
+    """conv2d C_in -> C_out becomes conv_transpose2d C_out -> C_in with the same filters, no bias."""
+    a, inp = rec.args, _single(rec)
+    if a["table"] is not None:
+        raise ShapeError("a connection-table convolution has no single transposed convolution to mirror it")
+    lohi = [pads(a, axis) for axis in (0, 1)]
+    if any(lo != hi for lo, hi in lohi):
+        raise ShapeError(f"padding {a['padding']!r} is asymmetric ({lohi}); ConvTranspose2d pads both sides alike")
+    targs = {
+        "out": int(inp[0]),
+        "kernel": a["kernel"],
+        "stride": a["stride"],
+        "padding": (lohi[0][0], lohi[1][0]),
+        "dilation": a["dilation"],
+        "groups": a["groups"],
+        "bias": False,
+        "trainable": a["trainable"],
+        "output_padding": (0, 0),
+    }
+    rule = OPS["conv_transpose2d"].rule
+    default = rule(targs, rec.output_shape, FAST).shape
+    fit = (int(inp[1]) - int(default[1]), int(inp[2]) - int(default[2]))
+    targs["output_padding"] = fit  # the rule rejects output_padding >= max(stride, dilation)
+    shape = tuple(int(d) for d in rule(targs, rec.output_shape, FAST).shape)
+    notes = _fit_notes("output_padding", fit, (lohi[0][1], lohi[1][1]), inp, a["stride"])
+    if a["padding_mode"] != "zeros":
+        notes.append(f"padding_mode '{a['padding_mode']}': the transposed conv treats the border as zeros")
+    return MirrorStep(rec.path, rec.op, "conv_transpose2d", rec.output_shape, shape, targs, fit, _kept(notes))
+
+
+def _unpool_step(rec: Record) -> MirrorStep:
+    """maxpool2d becomes max_unpool2d with its switches and output_size = the pool's input size."""
+    a, inp = rec.args, _single(rec)
+    uargs = {
+        "pool": rec.path,
+        "kernel": a["kernel"],
+        "stride": a["stride"] or a["kernel"],
+        "padding": a["padding"],
+        "output_size": None,
+    }
+    rule = OPS["max_unpool2d"].rule
+    default = rule(uargs, rec.output_shape, FAST).shape
+    fit = (int(inp[1]) - int(default[1]), int(inp[2]) - int(default[2]))
+    uargs["output_size"] = (int(inp[1]), int(inp[2]))  # the rule checks it is within a stride of the default
+    shape = tuple(int(d) for d in rule(uargs, rec.output_shape, FAST).shape)
+    notes = _fit_notes("output_size", fit, a["padding"], inp, uargs["stride"])
+    if a["dilation"] != (1, 1):
+        notes.append("MaxUnpool2d has no dilation: the switches alone place each value")
+    return MirrorStep(rec.path, rec.op, "max_unpool2d", rec.output_shape, shape, uargs, fit, _kept(notes))
+
+
+def _fit_notes(
+    how: str, fit: tuple[int, int], pad_hi: tuple[int, int], inp: Shape, stride: tuple[int, int]
+) -> list[str]:
+    """Per axis, why the rule's default size misses the forward input size (one note when H and W agree)."""
+    sizes = (int(inp[1]), int(inp[2]))
+    if fit[0] == fit[1] and pad_hi[0] == pad_hi[1] and sizes[0] == sizes[1] and stride[0] == stride[1]:
+        return [_fit_note("H and W", "row and column", how, fit[0], pad_hi[0], sizes[0], stride[0])]
+    return [
+        _fit_note(axis, unit, how, fit[i], pad_hi[i], sizes[i], stride[i])
+        for i, (axis, unit) in enumerate((("H", "row"), ("W", "column")))
+    ]
+
+
+def _fit_note(axis: str, unit: str, how: str, fit: int, pad_hi: int, size: int, stride: int) -> str:
+    value = fit if how == "output_padding" else size
+    units = unit if fit == 1 else f"{fit} " + unit.replace(" and ", "s and ") + "s"
+    if fit > 0:
+        real = max(0, fit - pad_hi)
+        which = f"{real} of them real input, lost to every later layer" if real else "padding only"
+        return (
+            f"{axis}: floor division dropped the last {units} of the padded input ({which}); "
+            f"{how} {value} gives {size}, not {size - fit}"
+        )
+    if fit < 0:
+        return f"{axis}: ceil_mode's last window overhangs the input by {-fit}; {how} trims {size - fit} to {size}"
+    if stride > 1:
+        return f"{axis}: the stride-{stride} windows tile the padded input exactly, nothing dropped"
+    return ""
+
+
+def _kept(notes: list[str]) -> tuple[str, ...]:
+    return tuple(n for n in notes if n)

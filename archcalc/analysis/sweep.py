@@ -1,0 +1,135 @@
+"""Input-size sweeps and the smallest accepted input, on a compiled SizePlan (pure math, no torch).
+
+A refused size carries the located error ``table`` gives for that input (file:line: layer: message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from archcalc.analysis.memory import figures
+from archcalc.analysis.sizes import SizePlan
+from archcalc.errors import ArchcalcError
+
+
+@dataclass(frozen=True)
+class Point:
+    size: tuple[int, int]
+    output: tuple[int, ...] | None  # None: the network refuses this input
+    macs: int = 0
+    activations: int = 0
+    params: int = 0
+    inference_bytes: int = 0
+    training_adam_bytes: int = 0
+    error: str = ""
+
+
+def parse_range(text: str) -> list[int]:
+    """'32:1024:32' -> 32, 64, ..., 1024 (inclusive); '224' -> [224]; 'a:b' steps by 1."""
+    try:
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
+        raise ArchcalcError(f"--input '{text}' must look like START:STOP:STEP, e.g. 32:1024:32") from None
+    if len(parts) == 1:
+        parts = [parts[0], parts[0], 1]
+    if len(parts) == 2:
+        parts.append(1)
+    start, stop, step = parts[:3]
+    if len(parts) != 3 or start < 1 or stop < start or step < 1:
+        raise ArchcalcError(f"--input '{text}': need 1 <= START <= STOP and STEP >= 1")
+    return list(range(start, stop + 1, step))
+
+
+def sweep(
+    plan: SizePlan,
+    sizes: list[int],
+    dtype: str = "float32",
+    batch: int = 1,
+    tick: Callable[[], None] | None = None,
+) -> list[Point]:
+    """One Point per square input size (channels from the spec)."""
+    channels = plan.spec.input[0]
+    points = []
+    for n in sizes:
+        shape = (channels, n, n)
+        try:
+            s = plan.run(shape)
+        except ArchcalcError as err:
+            points.append(Point((n, n), None, error=str(err)))
+        else:
+            f = figures(s, channels * n * n, dtype, batch)
+            points.append(
+                Point(
+                    (n, n),
+                    s.shape,
+                    s.counts[4],
+                    s.counts[5],
+                    s.counts[0],
+                    f["inference_peak_bytes"],
+                    f["training_adam"],
+                )
+            )
+        if tick is not None:
+            tick()
+    return points
+
+
+@dataclass(frozen=True)
+class MinSize:
+    square: int
+    height: int  # with the spec's width
+    width: int  # with the spec's height
+    failure: str  # analyze()'s error just below the square size ('' if 1 works)
+    gaps: list[int]  # square sizes above the minimum that fail again (non-monotonic)
+
+
+def _works(plan: SizePlan, shape: tuple[int, ...]) -> bool:
+    try:
+        plan.run(shape)
+    except ArchcalcError:
+        return False
+    return True
+
+
+def _smallest(ok: Callable[[int], bool], limit: int) -> int:
+    """The smallest n in 1..limit with ok(n), by a linear scan (exact even when ok is not monotonic)."""
+    for n in range(1, limit + 1):
+        if ok(n):
+            return n
+    raise ArchcalcError(f"no input size up to {limit} works")
+
+
+def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256) -> MinSize:
+    """Smallest square input, and per axis with the other axis at the spec's size, where every layer works."""
+    from archcalc.analysis.records import analyze
+
+    c, h, w = plan.spec.input
+    square = _smallest(lambda n: _works(plan, (c, n, n)), limit)
+    height = _smallest(lambda n: _works(plan, (c, n, w)), limit)
+    width = _smallest(lambda n: _works(plan, (c, h, n)), limit)
+    failure = ""
+    if square > 1:
+        try:
+            analyze(plan.spec, (c, square - 1, square - 1))
+        except ArchcalcError as err:  # the calculator's located message: the first layer that fails
+            failure = str(err)
+    gaps = [n for n in range(square + 1, square + check_above + 1) if not _works(plan, (c, n, n))]
+    return MinSize(square, height, width, failure, gaps)
+
+
+def points_json(points: list[Point]) -> list[dict[str, Any]]:
+    return [
+        {
+            "input": list(p.size),
+            "output": list(p.output) if p.output is not None else None,
+            "macs": p.macs,
+            "activations": p.activations,
+            "params": p.params,
+            "inference_bytes": p.inference_bytes,
+            "training_adam_bytes": p.training_adam_bytes,
+            "error": p.error,
+        }
+        for p in points
+    ]

@@ -1,0 +1,1 @@
+"""Claims files and their verdicts."""

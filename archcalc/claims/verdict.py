@@ -1,0 +1,183 @@
+"""Check claims against the calculator: actual value, verdict, and the derivation when it fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from archcalc.analysis.explain import Step, explain_record, explain_total, find_record
+from archcalc.analysis.report import Record, Report
+from archcalc.claims.claimsfile import BASE_QUANTITIES, Claim, ClaimsFile, quantities
+from archcalc.errors import ArchcalcError
+from archcalc.ops.symbolic import ExplainMath, Num, lift
+from archcalc.render.tabular import shape_text
+
+HOLDS, HOLDS_AS_MACS, FAILS = "holds", "holds as MACs", "FAILS"
+_NUMERIC = [q for q in BASE_QUANTITIES if q != "output_shape"]
+
+
+@dataclass
+class Result:
+    claim: Claim
+    actual: int | tuple[int, ...]
+    verdict: str
+    why: str = ""
+    derivation: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != FAILS
+
+    @property
+    def actual_text(self) -> str:
+        if isinstance(self.actual, tuple):
+            return shape_text(self.actual)
+        exact = f"{self.actual:,}"
+        alike = self.claim.figure.alike(self.actual)
+        return exact if alike == exact else f"{alike} ({exact})"
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.claim
+        return {
+            "claim": c.text,
+            "line": c.line,
+            "spec": c.spec,
+            "input": c.input,
+            "set": c.sets,
+            "layer": c.layer,
+            "quantity": c.quantity,
+            "claimed": c.figure.text,
+            "actual": list(self.actual) if isinstance(self.actual, tuple) else self.actual,
+            "verdict": self.verdict,
+            "holds": self.ok,
+            "why": self.why,
+            "derivation": self.derivation,
+            "source": c.source,
+            "note": c.note,
+        }
+
+
+class _Scope:
+    """The report and (for a layer claim) the record a claim is about."""
+
+    def __init__(self, report: Report, claim: Claim) -> None:
+        self.report, self.claim = report, claim
+        self.rec: Record | None = None if claim.layer == "total" else find_record(report, claim.layer)
+
+    def value(self, q: str) -> int | tuple[int, ...]:
+        r, rec, ops = self.report, self.rec, self.claim.ops
+        if q == "output_shape":
+            return tuple(r.output_shape if rec is None else rec.output_shape)
+        if q not in BASE_QUANTITIES:
+            from archcalc.analysis.conventions import layer_values
+
+            values = layer_values(r, q)
+            if rec is not None:
+                return values[rec.path]
+            return sum(values[x.path] for x in self._layers())
+        key = "macs" if q == "flops" else q
+        mult = 2 if q == "flops" else 1
+        if rec is not None:
+            return mult * int(getattr(rec.counts, key))
+        total = sum(int(getattr(x.counts, key)) for x in self._layers()) if ops else int(getattr(r.totals, key))
+        return mult * (total + self._input_term(key))
+
+    def _layers(self) -> list[Record]:
+        ops = self.claim.ops
+        return [x for x in self.report.layers if ops is None or x.op in ops]
+
+    def _input_term(self, key: str) -> int:
+        ops = self.claim.ops
+        if not ops or "input" not in ops or key != "activations":
+            return 0
+        n = 1
+        for d in self.report.input:
+            n *= d
+        return n
+
+    def derivation(self, q: str) -> list[str]:
+        """Lines from explain: the record's steps and the count, or the sum that made a total."""
+        if q not in BASE_QUANTITIES:
+            return [f"{q} is the convention's per-layer rule summed; see 'archcalc flops {self.claim.spec}'"]
+        if self.rec is not None:
+            d = explain_record(self.report, self.rec)
+            lines = [s.text(limit=300) for s in d.steps]
+            if q == "output_shape":
+                return [*lines, f"output {shape_text(self.rec.output_shape)} = {d.shape_formula}"]
+            return [*lines, d.count(q).text(limit=300), *d.notes]
+        if q == "output_shape":
+            return [f"output {shape_text(self.report.output_shape)}: the last layer's output"]
+        if self.claim.ops is None:
+            return [explain_total(self.report).count(q).text(limit=300)]
+        key = "macs" if q == "flops" else q
+        first = self._input_term(key)
+        terms: list[Num] = [first] if first else []
+        terms += [int(getattr(x.counts, key)) for x in self._layers() if getattr(x.counts, key)]
+        what = f"{', '.join(self.claim.ops)} records"
+        sym = lift(ExplainMath().total(what, terms) if terms else 0)
+        return [Step(q, 2 * sym if q == "flops" else sym).text(limit=300)]
+
+
+def check_claim(report: Report, claim: Claim) -> Result:
+    scope = _Scope(report, claim)
+    fig, q = claim.figure, claim.quantity
+    actual = scope.value(q)
+    if fig.holds(actual):
+        return Result(claim, actual, HOLDS)
+    if isinstance(actual, tuple):
+        return Result(claim, actual, FAILS, f"the output is {shape_text(actual)}", scope.derivation(q))
+    macs, flops = scope.value("macs"), scope.value("flops")
+    assert isinstance(macs, int) and isinstance(flops, int)
+    if q == "flops" and fig.holds(macs):
+        text = (
+            f"FLOPs here means MACs (multiply-adds): MACs = {fig.alike(macs)}; "
+            f"under `flops` (2 x MACs) it would be {fig.alike(flops)}"
+        )
+        return Result(claim, actual, HOLDS_AS_MACS, text, scope.derivation("macs"))
+    alike = fig.alike(actual)
+    why = [f"actual {q} = {alike}" + ("" if alike == f"{actual:,}" else f" ({actual:,})")]
+    if q == "macs" and fig.holds(flops):
+        why = [f"this is FLOPs = 2 x MACs ({fig.alike(flops)}), not MACs ({fig.alike(macs)})"]
+    elif q in ("flops", "macs"):
+        why.append(f"MACs = {fig.alike(macs)}, FLOPs = 2 x MACs = {fig.alike(flops)}; neither matches")
+    why += _elsewhere(scope, claim, q)
+    return Result(claim, actual, FAILS, "; ".join(why), scope.derivation(q))
+
+
+def _elsewhere(scope: _Scope, claim: Claim, q: str) -> list[str]:
+    """Other quantities (and famous numbers) the claimed figure does match: the likely mix-up."""
+    out = []
+    for other in [x for x in quantities() if x not in ("output_shape", q, "flops", "macs")]:
+        try:
+            v = scope.value(other)
+        except ArchcalcError:
+            continue  # a convention that cannot count this network
+        if isinstance(v, int) and claim.figure.holds(v):
+            out.append(f"it matches `{other}` ({v:,}) instead")
+    if claim.layer == "total" and q in ("flops", "macs") and claim.ops is None and claim.figure.kind == "figure":
+        try:
+            from archcalc.analysis.conventions.famous import famous_numbers
+        except ImportError:  # pragma: no cover
+            return out
+        for f in famous_numbers(scope.report):
+            if Fraction(f.shown) * 10**9 == claim.figure.value:
+                out.append(f"{f.shown}G is the {f.label}")
+    return out
+
+
+def check_file(cf: ClaimsFile) -> list[Result]:
+    """Every claim of a file; a claim naming a bad spec, layer or override is an error at its line."""
+    from archcalc.analysis.records import analyze
+
+    reports: dict[tuple[str, str | None, str], Report] = {}
+    out = []
+    for i, c in enumerate(cf.claims, 1):
+        key = (c.spec, c.input, repr(sorted(c.sets.items())))
+        try:
+            if key not in reports:
+                reports[key] = analyze(c.spec, c.input, dict(c.sets))
+            out.append(check_claim(reports[key], c))
+        except ArchcalcError as err:
+            raise ArchcalcError(f"claim {i}: {err}", file=cf.file, line=c.line) from None
+    return out

@@ -1,0 +1,1 @@
+"""The thin click command line."""

@@ -1,0 +1,117 @@
+"""``archcalc sweep`` (cost against input size, optional plot) and ``archcalc minsize``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from archcalc.cli.commands.common import INT, Fmt, command, emit, fmt_opt, set_opt, spec_arg
+
+
+def _progress(total: int):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr for long sweeps, only when stderr is a terminal."""
+    if total < 200 or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(console=Console(stderr=True), transient=True)
+
+
+def register(app: click.Group) -> None:
+    app.add_command(sweep_cmd)
+    app.add_command(minsize_cmd)
+
+
+@command("sweep")
+@spec_arg
+@click.option("--input", "-i", required=True, metavar="<str>", help="square sides START:STOP:STEP, e.g. 32:1024:32")
+@set_opt
+@fmt_opt
+@click.option("--plot", metavar="<str>", help="write a plot: out.png or out.svg")
+@click.option(
+    "--dtype", default="float32", show_default=True, metavar="<str>", help="float32, float16, bfloat16 or int8"
+)
+@click.option(
+    "--batch", type=INT, default=1, show_default=True, metavar="<int>", help="batch size for the memory columns"
+)
+def sweep_cmd(spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str | None, dtype: str, batch: int) -> None:
+    """MACs, activations, memory and output shape for each square input size.
+
+    Sizes the network refuses are listed with the calculator's reason. Memory is the inference peak and
+    the Adam training estimate of 'archcalc memory' (docs/memory.md).
+
+    Examples:
+
+      archcalc sweep resnet50 --input 32:1024:32
+
+      archcalc sweep vgg16 --input 64:512:64 --format csv --plot vgg16.png
+    """
+    from archcalc.analysis.memory import dtype_size, human
+    from archcalc.analysis.sizes import SizePlan
+    from archcalc.analysis.sweep import parse_range, points_json, sweep
+    from archcalc.frontend.spec import parse_sets
+    from archcalc.render.tabular import Grid, n, shape_text
+
+    sizes = parse_range(input)
+    dtype_size(dtype)
+    plan = SizePlan(spec, parse_sets(set or []))
+    bar = _progress(len(sizes))
+    if bar is None:
+        points = sweep(plan, sizes, dtype, batch)
+    else:
+        with bar:
+            task = bar.add_task(f"sweeping {len(sizes)} sizes", total=len(sizes))
+            points = sweep(plan, sizes, dtype, batch, tick=lambda: bar.advance(task))
+    if plot:
+        from archcalc.render.plot import sweep_plot
+
+        sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype}, batch {batch})")
+    rows = [
+        [
+            shape_text((plan.spec.input[0], *p.size)),
+            shape_text(p.output) if p.output is not None else "refused",
+            n(p.macs),
+            n(p.activations),
+            human(p.inference_bytes) if fmt is Fmt.rich else str(p.inference_bytes),
+            human(p.training_adam_bytes) if fmt is Fmt.rich else str(p.training_adam_bytes),
+            p.error,
+        ]
+        for p in points
+    ]
+    cols = ["input", "output", "MACs", "activations", "inference bytes", "training bytes (Adam)", "error"]
+    grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
+    emit(
+        grid,
+        fmt,
+        {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
+    )
+
+
+@command("minsize")
+@spec_arg
+@set_opt
+@click.option("--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried")
+def minsize_cmd(spec: str, set: list[str] | None, limit: int) -> None:
+    """Smallest input for which every layer has a positive output: square, and per axis (the other axis
+    at the spec's size), with the layer that fails first just below. Pure math.
+
+    Example:
+
+      archcalc minsize googlenet
+    """
+    from archcalc.analysis.sizes import SizePlan
+    from archcalc.analysis.sweep import min_size
+    from archcalc.frontend.spec import parse_sets
+
+    plan = SizePlan(spec, parse_sets(set or []))
+    m = min_size(plan, limit)
+    c, h, w = plan.spec.input
+    out = sys.stdout
+    out.write(f"{plan.spec.name}: smallest square input {c}x{m.square}x{m.square}\n")
+    out.write(f"  smallest height (width {w}): {m.height}\n  smallest width (height {h}): {m.width}\n")
+    if m.failure:
+        out.write(f"  at {m.square - 1}x{m.square - 1}: {m.failure}\n")
+    if m.gaps:
+        out.write(f"  not monotonic: larger square sizes that fail again: {m.gaps}\n")

@@ -1,0 +1,453 @@
+"""Expand a spec's layer list into a tree of nodes with dotted paths.
+
+Blocks are instantiated with whole-value ``$param`` substitution, ``repeat`` is
+unrolled (with ``first`` overriding the first copy), ``when`` drops entries,
+and every reference (``from``) is resolved to the full path of an earlier node.
+No shapes are computed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.errors import ArchcalcError, describe, show
+from archcalc.frontend.argtypes import ArgError, pos_int
+from archcalc.frontend.opargs import NOT_ARGS, check_op_args, typed_key
+from archcalc.frontend.spec import NAME_RE, Spec
+from archcalc.frontend.yamlio import LList, LMap
+from archcalc.ops import OPS
+
+ENTRY_KEYS = {
+    "name": "module name (default: the position in its list)",
+    "op": "a registered op; its arguments sit beside it",
+    "layers": "a nested sequence",
+    "branches": "parallel branches (name -> list of layers), merged by 'merge'",
+    "merge": "concat or add, for branches",
+    "block": "use a block defined under 'blocks'",
+    "args": "values for the block's params",
+    "repeat": "unroll n copies, named 0..n-1",
+    "first": "argument overrides for the first copy of a repeat",
+    "feed": "chain (default) or dense: each copy reads the concat of the input and all earlier outputs",
+    "from": "read this earlier layer (or list of layers) instead of the previous one",
+    "when": "keep the entry only when this is true (usually a $param)",
+    "side": "a side output (e.g. an auxiliary head): the next entry does not read it",
+    "doc": "free text",
+}
+CONTAINER_KEYS = ("op", "layers", "branches", "block")
+# expansion stops here with one line, long before time or memory run out (docs/spec-format.md, Limits);
+# the largest bundled spec has about 1,500
+MAX_ENTRIES = 100_000
+BLOCK_KEYS = {"params", "doc", "layers", "branches", "merge", "feed"}
+_NESTED = ("layers", "branches")
+
+
+@dataclass
+class Node:
+    """One expanded layer or container; ``path`` is the torch qualified name."""
+
+    path: str
+    name: str
+    kind: str  # "op", "seq" or "parallel"
+    line: int
+    op: str = ""
+    args: dict[str, Any] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)
+    sources: list[str] | None = None  # resolved paths; None reads the previous entry
+    side: bool = False
+    merge: str = ""  # parallel: concat | add
+    feed: str = "chain"  # seq: chain | dense
+    block: str = ""
+    # op nodes: a hashable key of the op and its raw argument values; nodes with equal keys have equal
+    # args, so the calculator may reuse a rule's result for the same input (None: never reuse)
+    key: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Ctx:
+    spec: Spec
+    params: dict[str, Any]
+    scopes: list[dict[str, str]]
+    paths: set[str]
+    depth: int = 0
+    # Per-expansion memos, never shared between calls (nothing can go stale). Keys holding id() of an
+    # object keep that object alive in the value, so an id is never reused while the memo exists.
+    refs: dict[int, tuple[Any, tuple[str, ...] | None]] = field(default_factory=dict)  # _refs
+    subs: dict[tuple[int, ...], tuple[Any, ...]] = field(default_factory=dict)  # _sub: (source, env values)
+    statics: dict[tuple[int, str], tuple[Any, ...]] = field(default_factory=dict)  # _entry's checks
+    keys: dict[int, tuple[LMap, Any, dict[str, Any]]] = field(default_factory=dict)  # _op: entry -> key, args
+    checked: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # typed key -> args
+    bodies: dict[str, LMap] = field(default_factory=dict)  # _block: block name -> body without params
+
+    def fail(self, msg: str, line: int | None, layer: str | None = None) -> ArchcalcError:
+        return ArchcalcError(msg, file=self.spec.file, line=line, layer=layer)
+
+    def add_path(self, path: str, line: int) -> None:
+        self.paths.add(path)
+        if len(self.paths) > MAX_ENTRIES:
+            raise self.fail(f"the spec expands to more than {MAX_ENTRIES:,} layers and containers", line, path)
+
+    def scope(self, path: str) -> _Scope:
+        return _Scope(self.scopes, path)
+
+
+class _Scope:
+    """A name scope for 'from' references (a class: contextmanager's generator was a hot spot)."""
+
+    __slots__ = ("path", "scopes")
+
+    def __init__(self, scopes: list[dict[str, str]], path: str) -> None:
+        self.scopes, self.path = scopes, path
+
+    def __enter__(self) -> None:
+        self.scopes.append({"input": f"{self.path}@in"})
+
+    def __exit__(self, *exc: object) -> None:
+        self.scopes.pop()
+
+
+def expand(spec: Spec, params: dict[str, Any]) -> Node:
+    ctx = Ctx(spec, params, [], set())
+    root = Node(path="", name=spec.name, kind="seq", line=spec.layers.line)
+    with ctx.scope(""):
+        root.children = _entries(ctx, spec.layers, "", params)
+    return root
+
+
+def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
+    """Whole-value substitution of '$name' strings, recursively through lists."""
+    if isinstance(v, str) and v.startswith("$"):
+        key = v[1:]
+        if key in env:
+            return env[key]
+        known = ", ".join(f"${k}" for k in sorted(env)) or "none"
+        raise ctx.fail(f"unknown parameter '{v}' (known: {known}); only whole-value '$name' is allowed", line, where)
+    if type(v) in (LList, LMap):
+        refs = _refs(ctx, v)
+        if refs is not None:
+            if not refs:
+                return v  # nothing to substitute: the source is only read from here on, so share it
+            if all(r in env for r in refs):
+                # the same source with the same env objects substitutes to an equal copy: share one
+                vals = tuple(env[r] for r in refs)
+                memo = (id(v), *map(id, vals))
+                hit = ctx.subs.get(memo)
+                if hit is None:
+                    hit = ctx.subs[memo] = (_copy(ctx, v, env, line, where), v, vals)
+                return hit[0]
+    return _copy(ctx, v, env, line, where)
+
+
+def _copy(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
+    if isinstance(v, list):
+        out = LList(_sub(ctx, x, env, line, where) for x in v)
+        out.line = getattr(v, "line", line)
+        return out
+    if isinstance(v, LMap):
+        m = LMap.__new__(LMap)  # line and key_lines are set below, so LMap.__init__ is skipped
+        for k, x in v.items():
+            # nested 'layers'/'branches' are substituted when their own entries expand (same env), not here:
+            # substituting them at every level made expansion quadratic in the nesting depth.
+            # Other scalars than '$' strings come back unchanged, so they skip the call.
+            if (isinstance(x, (list, LMap)) and k not in _NESTED) or (isinstance(x, str) and x[:1] == "$"):
+                x = _sub(ctx, x, env, v.line_of(k), where)
+            m[k] = x
+        m.line, m.key_lines = v.line, v.key_lines
+        return m
+    return v
+
+
+def _refs(ctx: Ctx, v: LList | LMap) -> tuple[str, ...] | None:
+    """The '$' names _sub would replace in v, in order; None if it holds other containers than LList/LMap."""
+    hit = ctx.refs.get(id(v))
+    if hit is not None:
+        return hit[1]
+    pairs = v.items() if isinstance(v, LMap) else ((None, x) for x in v)
+    out: list[str] = []
+    refs: tuple[str, ...] | None = None
+    for k, x in pairs:
+        if isinstance(x, str) and x.startswith("$"):
+            out.append(x[1:])
+        elif isinstance(x, (list, LMap)) and k not in _NESTED:
+            # nested layers/branches are not substituted here (see _sub), so they never count
+            inner = _refs(ctx, x) if isinstance(x, (LList, LMap)) and type(x) in (LList, LMap) else None
+            if inner is None:
+                break
+            out.extend(inner)
+    else:
+        refs = tuple(out)
+    ctx.refs[id(v)] = (v, refs)
+    return refs
+
+
+def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Node]:
+    if not isinstance(items, list):
+        raise ctx.fail("expected a list of layers", getattr(items, "line", None), prefix or None)
+    nodes: list[Node] = []
+    for index, raw in enumerate(items):
+        if not isinstance(raw, LMap):
+            line = getattr(items, "line", None)
+            raise ctx.fail(
+                f"layer #{index} must be a mapping with named arguments, got {describe(raw)}", line, prefix or None
+            )
+        label = raw.get("name", index)  # for messages only; the name is validated in _entry
+        entry = _sub(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
+        node = _entry(ctx, entry, prefix, str(index), env)
+        if node is not None:
+            nodes.append(node)
+    return nodes
+
+
+def _check_keys(ctx: Ctx, entry: LMap, label: str) -> str:
+    kinds = [k for k in CONTAINER_KEYS if k in entry]
+    if len(kinds) != 1:
+        what = " and ".join(kinds) if kinds else "none of op, layers, branches, block"
+        raise ctx.fail(f"each entry needs exactly one of op, layers, branches, block; got {what}", entry.line, label)
+    if kinds[0] != "op":
+        for key in entry:
+            if key not in ENTRY_KEYS:
+                raise ctx.fail(f"unknown key '{key}'", entry.line_of(key), label)
+    # keys that would otherwise be silently ignored
+    for key, needs in (("merge", "branches"), ("args", "block"), ("first", "repeat")):
+        if key in entry and needs not in entry:
+            raise ctx.fail(f"'{key}' only applies together with '{needs}'", entry.line_of(key), label)
+    if "feed" in entry and "repeat" not in entry and kinds[0] != "layers":
+        raise ctx.fail("'feed' only applies to 'repeat' or 'layers'", entry.line_of("feed"), label)
+    if "feed" in entry:
+        _feed(ctx, entry, label)
+    return kinds[0]
+
+
+def _feed(ctx: Ctx, e: LMap, path: str) -> str:
+    feed = e.get("feed", "chain")
+    if feed not in ("chain", "dense"):
+        raise ctx.fail(f"feed must be chain or dense, got {describe(feed)}", e.line_of("feed"), path)
+    return str(feed)
+
+
+def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
+    # name, kind, when and side depend on the entry alone; a shared (substituted) entry checks them once
+    hit = ctx.statics.get((id(e), index))
+    if hit is not None:
+        _, name, kind, when, side = hit
+        path = f"{prefix}.{name}" if prefix else name
+    else:
+        name, path, kind, when = _statics(ctx, e, prefix, index)
+        side = None
+    if not when:
+        ctx.statics[(id(e), index)] = (e, name, kind, when, False)
+        return None
+    if name in ctx.scopes[-1]:
+        raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
+    sources = _sources(ctx, e, path)
+    if "repeat" in e:
+        node = _repeat(ctx, e, path, name, kind, env)
+    else:
+        node = _single(ctx, e, path, name, kind, env, e.get("args", {}))
+    node.sources = sources
+    if side is None:
+        node.side = _flag(ctx, e, "side", path)
+        ctx.statics[(id(e), index)] = (e, name, kind, when, node.side)
+    else:
+        node.side = side
+    ctx.scopes[-1][name] = path
+    ctx.add_path(path, e.line)
+    return node
+
+
+def _statics(ctx: Ctx, e: LMap, prefix: str, index: str) -> tuple[str, str, str, bool]:
+    name = e.get("name", index)
+    if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
+        raise ctx.fail(
+            f"layer name {show(name)} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None
+        )
+    name = str(name)
+    path = f"{prefix}.{name}" if prefix else name
+    kind = _check_keys(ctx, e, path)
+    when = e.get("when", True)
+    if not isinstance(when, bool):
+        raise ctx.fail(f"'when' must be true or false (a $param), got {describe(when)}", e.line_of("when"), path)
+    return name, path, kind, when
+
+
+def _flag(ctx: Ctx, e: LMap, key: str, path: str) -> bool:
+    v = e.get(key, False)
+    if not isinstance(v, bool):
+        raise ctx.fail(f"'{key}' must be true or false", e.line_of(key), path)
+    return v
+
+
+def _sources(ctx: Ctx, e: LMap, path: str) -> list[str] | None:
+    if "from" not in e:
+        return None
+    refs = e["from"]
+    refs = refs if isinstance(refs, list) else [refs]
+    if not refs:
+        raise ctx.fail("'from' lists no layers; name at least one, or leave 'from' out", e.line_of("from"), path)
+    out = []
+    for ref in refs:
+        if not isinstance(ref, str) or not ref:
+            raise ctx.fail(f"'from' must name an earlier layer, got {describe(ref)}", e.line_of("from"), path)
+        out.append(_resolve(ctx, ref, e.line_of("from"), path))
+    return out
+
+
+def _resolve(ctx: Ctx, ref: str, line: int, path: str) -> str:
+    head, _, rest = ref.partition(".")
+    for scope in reversed(ctx.scopes):
+        if head in scope:
+            full = scope[head] + (f".{rest}" if rest else "")
+            if rest and full not in ctx.paths:
+                break
+            return full
+    raise ctx.fail(f"'from: {ref}' does not name a layer defined earlier", line, path)
+
+
+def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any]) -> Node:
+    try:
+        n = pos_int(e["repeat"])
+    except ArgError as err:
+        raise ctx.fail(f"repeat: {err}", e.line_of("repeat"), path) from None
+    if n > MAX_ENTRIES:
+        raise ctx.fail(f"repeat: {n:,} copies is more than the limit of {MAX_ENTRIES:,}", e.line_of("repeat"), path)
+    feed = _feed(ctx, e, path)
+    first = e.get("first", LMap())
+    if not isinstance(first, LMap):
+        raise ctx.fail("'first' must be a mapping of argument overrides", e.line_of("first"), path)
+    _check_first(ctx, e, first, kind, path)
+    node = Node(path=path, name=name, kind="seq", line=e.line, feed=feed)
+    with ctx.scope(path):
+        for i in range(n):
+            sub = f"{path}.{i}"
+            args = {**e.get("args", {}), **first} if i == 0 and kind == "block" else e.get("args", {})
+            entry = e if i or kind != "op" else _merged(e, first)
+            child = _single(ctx, entry, sub, str(i), kind, env, args, copy=True)
+            ctx.scopes[-1][str(i)] = sub
+            ctx.add_path(sub, e.line)
+            node.children.append(child)
+    return node
+
+
+def _check_first(ctx: Ctx, e: LMap, first: LMap, kind: str, path: str) -> None:
+    """'first' overrides op arguments or block args of copy 0; anything else would be dropped silently."""
+    if first and kind not in ("op", "block"):
+        raise ctx.fail("'first' applies to a repeated op or block, not to inline layers", e.line_of("first"), path)
+    for key in first:
+        if key in ENTRY_KEYS:
+            msg = f"'first' overrides arguments only; '{key}' cannot differ in the first copy"
+            raise ctx.fail(msg, first.line_of(key), path)
+
+
+def _merged(e: LMap, first: LMap) -> LMap:
+    out = LMap({**e, **first})
+    out.line, out.key_lines = e.line, {**e.key_lines, **first.key_lines}
+    return out
+
+
+def _single(
+    ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], args: Any, copy: bool = False
+) -> Node:
+    # a repeat's copies are chains: its 'feed' wires the copies, not the layers inside each copy
+    if kind == "op":
+        return _op(ctx, e, path, name)
+    if kind == "block":
+        return _block(ctx, e, path, name, args)
+    ctx.depth += 1
+    if ctx.depth > 64:
+        raise ctx.fail("layers are nested more than 64 deep", e.line, path)
+    try:
+        if kind == "layers":
+            node = Node(path=path, name=name, kind="seq", line=e.line, feed="chain" if copy else _feed(ctx, e, path))
+            with ctx.scope(path):
+                node.children = _entries(ctx, e["layers"], path, env)
+            return node
+        return _parallel(ctx, e, path, name, env)
+    finally:
+        ctx.depth -= 1
+
+
+def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> Node:
+    branches, merge = e["branches"], e.get("merge")
+    if not isinstance(branches, LMap) or not branches:
+        raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
+    if merge not in ("concat", "add"):
+        raise ctx.fail(
+            f"branches need merge: concat or add, got {describe(merge)}",
+            e.line_of("merge") if "merge" in e else e.line,
+            path,
+        )
+    node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
+    with ctx.scope(path):
+        for bname, items in branches.items():
+            bpath = f"{path}.{bname}"
+            if not NAME_RE.match(bname):
+                raise ctx.fail(f"branch name '{bname}' must be an identifier", branches.line_of(bname), path)
+            branch = Node(path=bpath, name=bname, kind="seq", line=branches.line_of(bname))
+            with ctx.scope(bpath):
+                branch.children = _entries(ctx, items if items is not None else [], bpath, env)
+            ctx.add_path(bpath, branches.line_of(bname))
+            node.children.append(branch)
+    return node
+
+
+def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
+    bname = e["block"]
+    block = ctx.spec.blocks.get(bname) if isinstance(bname, str) else None
+    if not isinstance(block, LMap):
+        known = ", ".join(ctx.spec.blocks) or "none"
+        raise ctx.fail(f"unknown block {show(bname)} (defined: {known})", e.line_of("block"), path)
+    if not isinstance(args, dict):
+        raise ctx.fail("'args' must be a mapping of block parameters", e.line_of("args"), path)
+    for key in block:
+        if key not in BLOCK_KEYS:
+            raise ctx.fail(f"unknown key '{key}' in block '{bname}'", block.line_of(key), path)
+    declared = block.get("params", {}) or {}
+    env = dict(ctx.params)
+    for key in args:
+        if key not in declared:
+            raise ctx.fail(
+                f"block '{bname}' has no parameter '{key}' (it has: {', '.join(declared) or 'none'})",
+                e.line_of("args"),
+                path,
+            )
+    for key, default in declared.items():
+        if key not in args and default is None:
+            raise ctx.fail(
+                f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path
+            )
+        env[key] = args.get(key, default)
+    src = ctx.bodies.get(bname)  # one source per block, so _sub can share equal substitutions
+    if src is None:
+        src = ctx.bodies[bname] = LMap({k: v for k, v in block.items() if k != "params"})
+    body = _sub(ctx, src, env, block.line, path)
+    body.line, body.key_lines = block.line, block.key_lines
+    kind = "branches" if "branches" in body else "layers"
+    if kind not in body:
+        raise ctx.fail(f"block '{bname}' needs 'layers' or 'branches'", block.line, path)
+    node = _single(ctx, body, path, name, kind, env, {})
+    node.block = bname
+    return node
+
+
+def _op(ctx: Ctx, e: LMap, path: str, name: str) -> Node:
+    op = e["op"]
+    known = ctx.keys.get(id(e))
+    if known is not None:  # this very entry was validated before (a shared substitution)
+        key, args = known[1], dict(known[2])
+    else:
+        try:
+            key = (typed_key(op), *((k, typed_key(v)) for k, v in e.items() if k not in NOT_ARGS))
+        except TypeError:
+            key = None
+        hit = ctx.checked.get(key) if key is not None else None
+        if hit is not None:
+            args = dict(hit)
+        else:
+            args = check_op_args(e, op, ENTRY_KEYS, lambda msg, line: ctx.fail(msg, line, path))
+            if key is not None:
+                ctx.checked[key] = dict(args)  # validation is a pure function of op and raw values
+        ctx.keys[id(e)] = (e, key, dict(args))
+    for ref in OPS[op].refs:  # e.g. an unpool's switches come from an earlier pool, by name
+        args[ref] = _resolve(ctx, args[ref], e.line_of(ref), path)
+        key = None  # its args name a path, which differs per instance
+    return Node(path=path, name=name, kind="op", line=e.line, op=op, args=args, key=key)
