@@ -194,6 +194,18 @@ def trace(graph: Graph, report: Report, path: str) -> list[str]:
     return chain
 
 
+def mirror_kind(op: str) -> str:
+    """How the mirror treats an op: 'invert', 'rectify', 'pass', or the reason it has no inverse
+    (every op has one of these, so a new op needs no edit here)."""
+    if op in ("conv2d", "maxpool2d"):
+        return "invert"
+    if op == "relu":
+        return "rectify"
+    if op in PASS_THROUGH:
+        return "pass"
+    return NO_INVERSE.get(op, f"'{op}' has no DeconvNet inverse (the mirror defines conv, max pool and ReLU)")
+
+
 def _step(report: Report, rec: Record) -> MirrorStep:
     try:
         if rec.op == "conv2d":
@@ -207,8 +219,7 @@ def _step(report: Report, rec: Record) -> MirrorStep:
         return MirrorStep(rec.path, rec.op, "relu", out, inp, notes=("rectify the reconstruction",))
     if rec.op in PASS_THROUGH:
         return MirrorStep(rec.path, rec.op, "pass", out, inp, notes=(PASS_THROUGH[rec.op],))
-    why = NO_INVERSE.get(rec.op, f"'{rec.op}' has no DeconvNet inverse (the mirror defines conv, max pool and ReLU)")
-    raise ArchcalcError(why, file=report.file, line=rec.line, layer=rec.path)
+    raise ArchcalcError(mirror_kind(rec.op), file=report.file, line=rec.line, layer=rec.path)
 
 
 def _single(rec: Record) -> Shape:

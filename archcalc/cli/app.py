@@ -133,7 +133,7 @@ def list_cmd(fmt: Fmt) -> None:
 
 
 def _register_commands() -> None:
-    """table and list, then each module in archcalc/commands/ (except common) adds its commands with register(app)."""
+    """table and list, then each module in archcalc/cli/commands/ (except common) adds its commands with register(app)."""
     import importlib
     import pkgutil
 

@@ -16,7 +16,7 @@ from archcalc.frontend.argtypes import (
     Arg,
     enum,
 )
-from archcalc.ops.registry import Args, Out, Shape, chw, register
+from archcalc.ops.registry import Args, Out, Shape, chw, declare
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
 
@@ -103,7 +103,7 @@ def _build_conv2d(k: Any, a: Args, rec: Any) -> Any:
     return conv
 
 
-@register("conv2d", _CONV_ARGS, summary=ksp_summary, build=_build_conv2d)
+@declare("conv2d", _CONV_ARGS, summary=ksp_summary, build=_build_conv2d)
 def conv2d(a: Args, x: Shape, m: Any) -> Out:
     """2-D convolution, torch.nn.Conv2d semantics.
 
@@ -198,7 +198,7 @@ def _build_conv_t(k: Any, a: Args, rec: Any) -> Any:
     return conv
 
 
-@register("conv_transpose2d", _TCONV_ARGS, summary=ksp_summary, build=_build_conv_t)
+@declare("conv_transpose2d", _TCONV_ARGS, summary=ksp_summary, build=_build_conv_t)
 def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
     """Transposed convolution, torch.nn.ConvTranspose2d semantics.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, Arg, ArgError, ArgType, number
-from archcalc.ops.registry import Args, Out, Shape, chw, register
+from archcalc.ops.registry import Args, Out, Shape, chw, declare
 
 
 def _ratio(v: Any) -> float:
@@ -31,7 +31,7 @@ def theta(ratio: float) -> Fraction:
     return Fraction(str(ratio))
 
 
-@register(
+@declare(
     "compress",
     {
         "ratio": Arg(RATIO, doc="compression factor theta: C_out = floor(theta*C_in)"),

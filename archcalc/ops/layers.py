@@ -7,12 +7,12 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
-from archcalc.ops.registry import Args, Out, Shape, chw, fmt_shape, prod, register
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fmt_shape, prod
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import window_out
 
 
-@register(
+@declare(
     "linear",
     {"out": Arg(POS_INT, doc="output features"), "bias": Arg(BOOL, True)},
     summary=lambda a: f"{a['out']} out",
@@ -39,7 +39,7 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
     )
 
 
-@register(
+@declare(
     "batchnorm2d",
     {
         "eps": Arg(NUMBER, 1e-5),
@@ -74,7 +74,7 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
     )
 
 
-@register(
+@declare(
     "lrn",
     {
         "size": Arg(POS_INT, doc="channels in the normalisation window"),
@@ -96,7 +96,7 @@ def _same(op: str, doc: str, args: dict[str, Arg] | None = None, **props: Any) -
         return Out(shape=x)
 
     rule.__doc__ = doc
-    register(op, args or {}, **props)(rule)
+    declare(op, args or {}, **props)(rule)
 
 
 def _inplace(a: Args) -> bool:
@@ -140,7 +140,7 @@ _same(
 _same("identity", "torch.nn.Identity.", pointwise=True, alias=_always, build=lambda k, a, rec: k.nn.Identity())
 
 
-@register(
+@declare(
     "flatten",
     {"start_dim": Arg(INT, 1), "end_dim": Arg(INT, -1)},
     alias=_always,
@@ -186,19 +186,19 @@ def merge_add(xs: Sequence[Shape], m: Any) -> Out:
     return Out(shape=xs[0])
 
 
-@register("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True, build=lambda k, a, rec: k.M.Concat(a["dim"]))
+@declare("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True, build=lambda k, a, rec: k.M.Concat(a["dim"]))
 def concat(a: Args, xs: list[Shape], m: Any) -> Out:
     """torch.cat along dim (default 1, channels) of the listed inputs; no params."""
     return merge_concat(xs, m, a["dim"])
 
 
-@register("add", {}, many_inputs=True, build=lambda k, a, rec: k.M.Add())
+@declare("add", {}, many_inputs=True, build=lambda k, a, rec: k.M.Add())
 def add(a: Args, xs: list[Shape], m: Any) -> Out:
     """Elementwise sum of the listed inputs (equal shapes); no params, no MACs."""
     return merge_add(xs, m)
 
 
-@register(
+@declare(
     "subsample",
     {"kernel": Arg(POS_INT, 2), "bias": Arg(BOOL, True)},
     summary=lambda a: f"k{a['kernel']} s{a['kernel']}",
@@ -225,7 +225,7 @@ def subsample(a: Args, x: Shape, m: Any) -> Out:
     )
 
 
-@register(
+@declare(
     "rbf",
     {"out": Arg(POS_INT, doc="number of classes (prototypes)")},
     summary=lambda a: f"{a['out']} out",

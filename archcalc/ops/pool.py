@@ -6,7 +6,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
-from archcalc.ops.registry import Args, Out, Shape, chw, pair_text, register
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, pair_text
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
 
@@ -52,7 +52,7 @@ def _build_unpool(k: Any, a: Args, rec: Any) -> Any:
     return k.M.SwitchUnpool(a["pool"], k.env, a["output_size"], **kw)
 
 
-@register(
+@declare(
     "maxpool2d",
     {**_POOL_ARGS, "dilation": Arg(POS_PAIR, 1)},
     summary=_pool_summary,
@@ -65,7 +65,7 @@ def maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     return Out(shape=(c, ho, wo), connections=kk * c * ho * wo)
 
 
-@register(
+@declare(
     "avgpool2d",
     {**_POOL_ARGS, "count_include_pad": Arg(BOOL, True)},
     summary=_pool_summary,
@@ -105,7 +105,7 @@ def _adaptive_summary(a: Args) -> str:
     return "out " + pair_text(tuple(-1 if v is None else v for v in a["output"]))
 
 
-@register(
+@declare(
     "adaptive_avgpool2d",
     _ADAPTIVE_ARGS,
     summary=_adaptive_summary,
@@ -116,7 +116,7 @@ def adaptive_avgpool2d(a: Args, x: Shape, m: Any) -> Out:
     return _adaptive(a, x, m, "adaptive_avgpool2d")
 
 
-@register(
+@declare(
     "adaptive_maxpool2d",
     _ADAPTIVE_ARGS,
     summary=_adaptive_summary,
@@ -127,7 +127,7 @@ def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     return _adaptive(a, x, m, "adaptive_maxpool2d")
 
 
-@register(
+@declare(
     "max_unpool2d",
     {
         "pool": Arg(NAME, doc="the maxpool2d layer whose switches (indices) are used"),

@@ -71,7 +71,7 @@ class OpDef:
 OPS: dict[str, OpDef] = {}
 
 
-def register(
+def declare(
     name: str,
     args: dict[str, Arg],
     *,

@@ -1,4 +1,4 @@
-"""The kit an op's builder gets: each op declares its builder with ``register(..., build=...)``.
+"""The kit an op's builder gets: each op declares its builder with ``declare(..., build=...)``.
 
 Op modules never import torch (the calculator must start without it); a builder reads what it needs from
 the kit instead, e.g. ``lambda k, a, rec: k.nn.ReLU(a["inplace"])``.

@@ -16,7 +16,7 @@ from archcalc.analysis.report import Record, Report
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import BUS, LAYER, MERGE, Graph
 
-Rule = Callable[[Record], int]
+CountRule = Callable[[Record], int]
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,14 @@ class Convention:
     name: str
     unit: str  # what one counted thing is: "MACs", "FLOPs", "connections"
     line: str  # one line: what it counts and which tool or paper uses it
-    rules: dict[str, Rule]
+    rules: dict[str, CountRule]
     zero: dict[str, str]  # op -> why this convention counts it as 0
     refused: dict[str, str] = field(default_factory=dict)  # op -> why the tool cannot count it
-    pointwise: Rule | str = "an elementwise op: no multiply-accumulate"
+    pointwise: CountRule | str = "an elementwise op: no multiply-accumulate"
     # the tool traces the model and drops what no output depends on (fvcore's jit trace): such layers count 0
     live_only: bool = False
 
-    def rule(self, op: str) -> Rule | str | None:
+    def rule(self, op: str) -> CountRule | str | None:
         """The op's rule, or the reason it counts 0, or None (refused or unknown)."""
         if op in self.rules:
             return self.rules[op]
@@ -71,7 +71,7 @@ class Convention:
 CONVENTIONS: dict[str, Convention] = {}
 
 
-def register(conv: Convention) -> Convention:
+def add_convention(conv: Convention) -> Convention:
     if conv.name in CONVENTIONS:
         raise RuntimeError(f"convention '{conv.name}' registered twice")
     overlap = set(conv.rules) & (set(conv.zero) | set(conv.refused))

@@ -6,7 +6,7 @@ the batch.  Rules read a Record's op, args and shapes, never a torch module.
 
 from __future__ import annotations
 
-from archcalc.analysis.conventions.core import Convention, Rule, register
+from archcalc.analysis.conventions.core import Convention, CountRule, add_convention
 from archcalc.analysis.conventions.shapes import (
     bias_elems,
     compress_weights,
@@ -58,7 +58,7 @@ _MERGES = {
     "concat": "a channel concatenation: no arithmetic",
 }
 
-register(
+add_convention(
     Convention(
         "macs",
         "MACs",
@@ -100,7 +100,7 @@ _FCM_ZERO = {op: _FCM_NONE for op in _ALL_LAYER_OPS if op not in ("conv2d", "con
 _FCM_ZERO["subsample"] = "avg_pool2d, mul and add: none has a FlopCounterMode formula"
 _FCM_ZERO["rbf"] = "sub, mul and sum: none has a FlopCounterMode formula"
 
-register(
+add_convention(
     Convention(
         "flops",
         "FLOPs",
@@ -182,7 +182,7 @@ _FV_ZERO = {
     "concat": "aten::cat: " + _FV_IGNORED,
 }
 
-register(
+add_convention(
     Convention(
         "fvcore",
         "MACs",
@@ -250,7 +250,7 @@ _TI_ZERO["rbf"] = "archcalc's RBF holds its prototypes in a buffer, not a parame
 _TI_ZERO["add"] = "archcalc's Add module has no parameters"
 _TI_ZERO["concat"] = "archcalc's Concat module (and torch.cat in containers) has no parameters"
 
-_TI_RULES: dict[str, Rule] = {
+_TI_RULES: dict[str, CountRule] = {
     "conv2d": ti_conv2d,
     "conv_transpose2d": ti_conv_transpose2d,
     "compress": ti_compress,
@@ -259,7 +259,7 @@ _TI_RULES: dict[str, Rule] = {
     "subsample": ti_subsample,
 }
 
-register(
+add_convention(
     Convention(
         "torchinfo",
         "MACs",
@@ -273,7 +273,7 @@ register(
 
 # ---------------------------------------------------------------- connections (LeCun), last in the listing
 
-register(
+add_convention(
     Convention(
         "connections",
         "connections",
