@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     # lazy, so 'import archcalc' stays cheap and never pulls in torch
     if name == "analyze":
-        from archcalc.api import analyze
+        from archcalc.analysis.records import analyze
 
         return analyze
     if name == "ArchcalcError":

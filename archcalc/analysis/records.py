@@ -23,9 +23,14 @@ from archcalc.ops.symbolic import FAST
 InputArg = str | tuple[int, ...] | list[int] | None
 
 
-def analyze(spec_or_path: Spec | str, input: InputArg = None, sets: dict[str, Any] | None = None) -> Report:
-    """Load (if needed), expand, lower and compute a spec; every count is a Python int."""
-    return resolve(spec_or_path, input, sets)[1]
+def analyze(
+    spec_or_path: Spec | str, input: InputArg = None, sets: dict[str, Any] | None = None, **overrides: Any
+) -> Report:
+    """Load (if needed), expand, lower and compute a spec; every count is a Python int.
+
+    ``sets`` and keyword ``overrides`` both set spec params (``analyze("lenet5", num_classes=5)``).
+    """
+    return resolve(spec_or_path, input, {**(sets or {}), **overrides})[1]
 
 
 def compile_spec(spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> tuple[Spec, dict[str, Any], Graph]:

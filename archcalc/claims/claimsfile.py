@@ -384,11 +384,9 @@ def _ops(c: LMap, path: str) -> list[str] | None:
 
 
 def quantities() -> list[str]:
-    """The base quantities plus every convention name, when the conventions module is present."""
-    try:
-        from archcalc.analysis.conventions import names
-    except ImportError:  # pragma: no cover - conventions ship with archcalc
-        return list(BASE_QUANTITIES)
+    """The base quantities plus every convention name."""
+    from archcalc.analysis.conventions import names
+
     return list(BASE_QUANTITIES) + [n for n in names() if n not in BASE_QUANTITIES]
 
 

@@ -156,10 +156,8 @@ def _elsewhere(scope: _Scope, claim: Claim, q: str) -> list[str]:
         if isinstance(v, int) and claim.figure.holds(v):
             out.append(f"it matches `{other}` ({v:,}) instead")
     if claim.layer == "total" and q in ("flops", "macs") and claim.ops is None and claim.figure.kind == "figure":
-        try:
-            from archcalc.analysis.conventions.famous import famous_numbers
-        except ImportError:  # pragma: no cover
-            return out
+        from archcalc.analysis.conventions.famous import famous_numbers
+
         for f in famous_numbers(scope.report):
             if Fraction(f.shown) * 10**9 == claim.figure.value:
                 out.append(f"{f.shown}G is the {f.label}")

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from archcalc.analysis.report import Record
+from archcalc.ops.registry import prod
 
-
-def prod(xs: Any) -> int:
-    out = 1
-    for d in xs:
-        out *= int(d)
-    return out
+__all__ = ["prod"]  # re-exported for the rules
 
 
 def in_shape(rec: Record) -> tuple[int, ...]:
