@@ -1,8 +1,8 @@
 """Start-up hygiene: commands that do not build a model never import torch, torchinfo, fvcore or pydantic.
 
 Each command runs in a fresh interpreter through archcalc.cli.app.main, then the interpreter lists the
-heavy modules it has loaded. torch costs ~1 s to import; pydantic is what typer would import to coerce
-option values (archcalc/typerfast.py does that without it). Lazy torch imports live in archcalc/torch/
+heavy modules it has loaded. torch costs ~1 s to import; pydantic (~0.2 s) must never come in through
+a CLI library. Lazy torch imports live in archcalc/torch/
 (and the commands that need a model: maps, deconv).
 """
 
