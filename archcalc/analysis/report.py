@@ -112,3 +112,17 @@ class Report:
             "blocks": [{**r.to_dict(), "depth": r.depth} for r in self.blocks],
             "totals": self.totals.to_dict(),
         }
+
+
+@dataclass
+class Column:
+    """An extra per-record column, as data: a value per record path (missing: blank), and a total.
+
+    ``layer_grid`` formats it; ``json`` names the key the values get in the JSON document."""
+
+    title: str
+    values: dict[str, Any]
+    numeric: bool = True
+    total: Any = None
+    caption: str = ""
+    json: str = ""

@@ -15,7 +15,7 @@ from archcalc.cli.commands.common import INT, Fmt, command, emit, fmt_opt, input
 from archcalc.errors import ArchcalcError
 
 if TYPE_CHECKING:
-    from archcalc.render.tabular import Column
+    from archcalc.analysis.report import Column
 
 
 class Group(click.Group):

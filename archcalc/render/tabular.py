@@ -12,22 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.analysis.report import Record, Report
+from archcalc.analysis.report import Column, Record, Report
 from archcalc.errors import ArchcalcError
-
-
-@dataclass
-class Column:
-    """An extra per-record column, as data: a value per record path (missing: blank), and a total.
-
-    ``layer_grid`` formats it; ``json`` names the key the values get in the JSON document."""
-
-    title: str
-    values: dict[str, Any]
-    numeric: bool = True
-    total: Any = None
-    caption: str = ""
-    json: str = ""
 
 
 @dataclass

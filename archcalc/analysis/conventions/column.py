@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archcalc.analysis.conventions.core import get, layer_values, total
-from archcalc.analysis.report import Report
-from archcalc.render.tabular import Column
+from archcalc.analysis.report import Column, Report
 
 # conventions the layer table already shows, under these column names
 SHOWN = {"macs": "MACs", "connections": "connections"}
