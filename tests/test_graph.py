@@ -176,3 +176,13 @@ def test_repeat_dense_inline_equals_block() -> None:
         report = analyze(spec_of(text))  # type: ignore[arg-type]
         assert report.output_shape == want_shape == (8, 8, 8)
         assert report.totals.params == numel(ref) == 204
+
+
+def test_no_analysis_module_imports_a_renderer() -> None:
+    """Data flows one way: front end, graph, ops and passes never import renderers or the CLI."""
+    offenders = []
+    for folder in ("frontend", "graph", "ops", "analysis"):
+        for path in (ROOT / "archcalc" / folder).rglob("*.py"):
+            text = path.read_text()
+            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in ("archcalc.render", "archcalc.cli") if m in text]
+    assert offenders == []
