@@ -186,3 +186,12 @@ def test_no_analysis_module_imports_a_renderer() -> None:
             text = path.read_text()
             offenders += [f"{path.relative_to(ROOT)}: {m}" for m in ("archcalc.render", "archcalc.cli") if m in text]
     assert offenders == []
+
+
+def test_records_keep_their_tree_links(spec_name: str) -> None:
+    """Each record names its enclosing block record; the links rebuild the dotted paths."""
+    report = analyze(spec_name)
+    blocks = {r.path for r in report.blocks}
+    for rec in report.records:
+        assert rec.parent == "" or rec.parent in blocks, rec.path
+        assert rec.path.startswith(rec.parent + ".") if rec.parent else "." not in rec.path or rec.depth == 0

@@ -151,6 +151,7 @@ class ShapeProp(Interpreter[Shape]):
         s = self.graph.scopes[node.scope]
         x = args[0]
         rec = Record(s.path, s.name, s.block or s.kind, "block", s.depth, s.line, x, (), Counts(), block=s.block)
+        rec.parent = self.open[-1].path if self.open else ""
         if s.depth >= 0:
             self.records.append(rec)
         else:
@@ -190,5 +191,6 @@ class ShapeProp(Interpreter[Shape]):
         inp: Shape | list[Shape] = list(args) if opdef.many_inputs else args[0]
         s = self.graph.scopes[node.scope]
         rec = Record(node.path, node.name, node.op, "layer", s.depth + 1, node.line, inp, shape, counts, node.args)
+        rec.parent = s.path
         self.records.append(rec)
         return shape

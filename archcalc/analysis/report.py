@@ -51,6 +51,7 @@ class Record:
     args: dict[str, Any] = field(default_factory=dict)
     block: str = ""
     merged: list[Shape] = field(default_factory=list)  # block: the shapes its merge combined
+    parent: str = ""  # the enclosing block record's path ("" at the top level): the record tree's link
 
     def __getattr__(self, key: str) -> int:
         # report["C1"].params etc.: count fields read straight through
