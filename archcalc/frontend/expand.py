@@ -14,8 +14,9 @@ from typing import Any
 from archcalc.errors import ArchcalcError, describe, show
 from archcalc.frontend.argtypes import ArgError, pos_int
 from archcalc.frontend.opargs import NOT_ARGS, check_op_args, typed_key
+from archcalc.frontend.params import substitute
 from archcalc.frontend.spec import NAME_RE, Spec
-from archcalc.frontend.yamlio import LList, LMap
+from archcalc.frontend.yamlio import LMap
 from archcalc.ops import OPS
 
 ENTRY_KEYS = {
@@ -39,7 +40,6 @@ CONTAINER_KEYS = ("op", "layers", "branches", "block")
 # the largest bundled spec has about 1,500
 MAX_ENTRIES = 100_000
 BLOCK_KEYS = {"params", "doc", "layers", "branches", "merge", "feed"}
-_NESTED = ("layers", "branches")
 
 
 @dataclass
@@ -114,72 +114,6 @@ def expand(spec: Spec, params: dict[str, Any]) -> Node:
     return root
 
 
-def _sub(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
-    """Whole-value substitution of '$name' strings, recursively through lists."""
-    if isinstance(v, str) and v.startswith("$"):
-        key = v[1:]
-        if key in env:
-            return env[key]
-        known = ", ".join(f"${k}" for k in sorted(env)) or "none"
-        raise ctx.fail(f"unknown parameter '{v}' (known: {known}); only whole-value '$name' is allowed", line, where)
-    if type(v) in (LList, LMap):
-        refs = _refs(ctx, v)
-        if refs is not None:
-            if not refs:
-                return v  # nothing to substitute: the source is only read from here on, so share it
-            if all(r in env for r in refs):
-                # the same source with the same env objects substitutes to an equal copy: share one
-                vals = tuple(env[r] for r in refs)
-                memo = (id(v), *map(id, vals))
-                hit = ctx.subs.get(memo)
-                if hit is None:
-                    hit = ctx.subs[memo] = (_copy(ctx, v, env, line, where), v, vals)
-                return hit[0]
-    return _copy(ctx, v, env, line, where)
-
-
-def _copy(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
-    if isinstance(v, list):
-        out = LList(_sub(ctx, x, env, line, where) for x in v)
-        out.line = getattr(v, "line", line)
-        return out
-    if isinstance(v, LMap):
-        m = LMap.__new__(LMap)  # line and key_lines are set below, so LMap.__init__ is skipped
-        for k, x in v.items():
-            # nested 'layers'/'branches' are substituted when their own entries expand (same env), not here:
-            # substituting them at every level made expansion quadratic in the nesting depth.
-            # Other scalars than '$' strings come back unchanged, so they skip the call.
-            if (isinstance(x, (list, LMap)) and k not in _NESTED) or (isinstance(x, str) and x[:1] == "$"):
-                x = _sub(ctx, x, env, v.line_of(k), where)
-            m[k] = x
-        m.line, m.key_lines = v.line, v.key_lines
-        return m
-    return v
-
-
-def _refs(ctx: Ctx, v: LList | LMap) -> tuple[str, ...] | None:
-    """The '$' names _sub would replace in v, in order; None if it holds other containers than LList/LMap."""
-    hit = ctx.refs.get(id(v))
-    if hit is not None:
-        return hit[1]
-    pairs = v.items() if isinstance(v, LMap) else ((None, x) for x in v)
-    out: list[str] = []
-    refs: tuple[str, ...] | None = None
-    for k, x in pairs:
-        if isinstance(x, str) and x.startswith("$"):
-            out.append(x[1:])
-        elif isinstance(x, (list, LMap)) and k not in _NESTED:
-            # nested layers/branches are not substituted here (see _sub), so they never count
-            inner = _refs(ctx, x) if isinstance(x, (LList, LMap)) and type(x) in (LList, LMap) else None
-            if inner is None:
-                break
-            out.extend(inner)
-    else:
-        refs = tuple(out)
-    ctx.refs[id(v)] = (v, refs)
-    return refs
-
-
 def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Node]:
     if not isinstance(items, list):
         raise ctx.fail("expected a list of layers", getattr(items, "line", None), prefix or None)
@@ -191,7 +125,7 @@ def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Nod
                 f"layer #{index} must be a mapping with named arguments, got {describe(raw)}", line, prefix or None
             )
         label = raw.get("name", index)  # for messages only; the name is validated in _entry
-        entry = _sub(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
+        entry = substitute(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
         node = _entry(ctx, entry, prefix, str(index), env)
         if node is not None:
             nodes.append(node)
@@ -419,7 +353,7 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     src = ctx.bodies.get(bname)  # one source per block, so _sub can share equal substitutions
     if src is None:
         src = ctx.bodies[bname] = LMap({k: v for k, v in block.items() if k != "params"})
-    body = _sub(ctx, src, env, block.line, path)
+    body = substitute(ctx, src, env, block.line, path)
     body.line, body.key_lines = block.line, block.key_lines
     kind = "branches" if "branches" in body else "layers"
     if kind not in body:
