@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -22,3 +23,17 @@ ALL_SPECS = bundled_names()
 @pytest.fixture(params=ALL_SPECS)
 def spec_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def torchvision() -> ModuleType:
+    """torchvision as a test oracle, imported through tests/tvshim.py (why: see its docstring); skips
+    with the reason when it is not installed (`pip install ".[test]"` installs it)."""
+    from tvshim import import_torchvision
+
+    try:
+        return import_torchvision()
+    except ModuleNotFoundError as err:
+        if err.name not in ("torchvision", "torch"):
+            raise
+        pytest.skip(f"torchvision is not installed ({err}); it comes with the test extra: pip install '.[test]'")
