@@ -242,6 +242,11 @@ def ti_subsample(rec: Record) -> int:
     return c + (c if rec.args["bias"] else 0)
 
 
+def ti_prelu(rec: Record) -> int:
+    """torchinfo, non-Conv class: its parameter 'weight' (num_parameters slopes: 1 or C) x 1 per sample."""
+    return int(rec.args["num_parameters"])
+
+
 _TI_NO_PARAMS = "leaf module without parameters (torchinfo counts a leaf's weight/bias parameters only)"
 _TI_ZERO = {op: _TI_NO_PARAMS for op in _ALL_LAYER_OPS}
 for _op in ("conv2d", "conv_transpose2d", "compress", "linear", "batchnorm2d", "subsample"):
@@ -257,6 +262,7 @@ _TI_RULES: dict[str, CountRule] = {
     "linear": ti_linear,
     "batchnorm2d": ti_batchnorm2d,
     "subsample": ti_subsample,
+    "prelu": ti_prelu,
 }
 
 add_convention(
