@@ -5,13 +5,16 @@ A refused size carries the located error ``table`` gives for that input (file:li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from archcalc.analysis.memory import figures
 from archcalc.analysis.sizes import SizePlan
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, show
+from archcalc.frontend.argtypes import MAX_SIZE
+from archcalc.frontend.spec import Spec
 
 
 @dataclass(frozen=True)
@@ -26,20 +29,43 @@ class Point:
     error: str = ""
 
 
+MAX_POINTS = 10_000  # sizes in one sweep, and minsize's --limit: each is a full pass over the graph
+_RANGE = re.compile(r"[0-9]{1,30}(:[0-9]{1,30}){0,2}")  # ASCII digits only, as --input elsewhere
+
+
 def parse_range(text: str) -> list[int]:
-    """'32:1024:32' -> 32, 64, ..., 1024 (inclusive); '224' -> [224]; 'a:b' steps by 1."""
-    try:
-        parts = [int(p) for p in text.split(":")]
-    except ValueError:
-        raise ArchcalcError(f"--input '{text}' must look like START:STOP:STEP, e.g. 32:1024:32") from None
+    """'32:1024:32' -> 32, 64, ..., 1024 (inclusive); '224' -> [224]; 'a:b' steps by 1.
+
+    At most MAX_POINTS sizes, each at most MAX_SIZE (the limit --input has everywhere else).
+    """
+    if not _RANGE.fullmatch(text):
+        raise ArchcalcError(f"--input {show(text)} must look like START:STOP:STEP, e.g. 32:1024:32")
+    parts = [int(p) for p in text.split(":")]
     if len(parts) == 1:
-        parts = [parts[0], parts[0], 1]
-    if len(parts) == 2:
-        parts.append(1)
-    start, stop, step = parts[:3]
-    if len(parts) != 3 or start < 1 or stop < start or step < 1:
-        raise ArchcalcError(f"--input '{text}': need 1 <= START <= STOP and STEP >= 1")
-    return list(range(start, stop + 1, step))
+        parts.append(parts[0])
+    start, stop, step = (*parts, 1)[:3]
+    if start < 1 or stop < start or step < 1:
+        raise ArchcalcError(f"--input {show(text)}: need 1 <= START <= STOP and STEP >= 1")
+    if stop > MAX_SIZE:
+        raise ArchcalcError(f"--input {show(text)}: input size {stop:,} is larger than the limit {MAX_SIZE:,}")
+    sizes = range(start, stop + 1, step)
+    if len(sizes) > MAX_POINTS:
+        raise ArchcalcError(
+            f"--input {show(text)} gives {len(sizes):,} sizes; the limit is {MAX_POINTS:,} (use a larger STEP)"
+        )
+    return list(sizes)
+
+
+def image_input(spec: Spec, command: str) -> tuple[int, int, int]:
+    """The spec's C x H x W input; a flat ([F]) or 1-d ([C, L]) input has no square sides to vary."""
+    if len(spec.input) != 3:
+        raise ArchcalcError(
+            f"{command} varies the height and width of a C x H x W input; this spec's input is {show(list(spec.input))}",
+            file=spec.file,
+            line=spec.raw.line_of("input") or None,
+        )
+    c, h, w = spec.input
+    return c, h, w
 
 
 def sweep(
@@ -50,7 +76,7 @@ def sweep(
     tick: Callable[[], None] | None = None,
 ) -> list[Point]:
     """One Point per square input size (channels from the spec)."""
-    channels = plan.spec.input[0]
+    channels = image_input(plan.spec, "sweep")[0]
     points = []
     for n in sizes:
         shape = (channels, n, n)
@@ -105,7 +131,9 @@ def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256) -> MinSi
     """Smallest square input, and per axis with the other axis at the spec's size, where every layer works."""
     from archcalc.analysis.records import analyze
 
-    c, h, w = plan.spec.input
+    c, h, w = image_input(plan.spec, "minsize")
+    if not 1 <= limit <= MAX_POINTS:
+        raise ArchcalcError(f"--limit {limit:,} must be from 1 to {MAX_POINTS:,}")
     square = _smallest(lambda n: _works(plan, (c, n, n)), limit)
     height = _smallest(lambda n: _works(plan, (c, n, w)), limit)
     width = _smallest(lambda n: _works(plan, (c, h, n)), limit)

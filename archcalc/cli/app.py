@@ -6,13 +6,26 @@ is used (see commands/common.py); usage errors are worded here, from the excepti
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from archcalc.cli.commands.common import INT, Fmt, command, emit, fmt_opt, input_opt, parse_reworded, set_opt, spec_arg
-from archcalc.errors import ArchcalcError
+from archcalc.cli.commands.common import (
+    INT,
+    TEXT,
+    Fmt,
+    command,
+    emit,
+    fmt_opt,
+    input_opt,
+    parse_reworded,
+    set_opt,
+    spec_arg,
+)
+from archcalc.errors import ArchcalcError, printable, show
 
 if TYPE_CHECKING:
     from archcalc.analysis.report import Column
@@ -37,8 +50,8 @@ class Group(click.Group):
         if self.get_command(ctx, name) is None and not name.startswith("-") and not ctx.resilient_parsing:
             import difflib
 
-            close = ", ".join(repr(m) for m in difflib.get_close_matches(name, list(self.commands)))
-            raise click.UsageError(f"No such command {name!r}." + (f" Did you mean {close}?" if close else ""), ctx)
+            close = ", ".join(show(m) for m in difflib.get_close_matches(name, list(self.commands)))
+            raise click.UsageError(f"No such command {show(name)}." + (f" Did you mean {close}?" if close else ""), ctx)
         return super().resolve_command(ctx, args)
 
 
@@ -54,9 +67,11 @@ app = Group(
 @set_opt
 @fmt_opt
 @click.option("--depth", type=INT, metavar="<int>", help="collapse blocks deeper than N into subtotal rows")
-@click.option("--convention", "-c", metavar="<str>", help="add a column: macs, flops, fvcore, torchinfo, connections")
+@click.option(
+    "--convention", "-c", type=TEXT, metavar="<str>", help="add a column: macs, flops, fvcore, torchinfo, connections"
+)
 @click.option("--rf", is_flag=True, help="add receptive-field columns: size, jump, start")
-@click.option("--plot", metavar="<str>", help="also draw per-layer params and MACs bars to a .png/.svg")
+@click.option("--plot", type=TEXT, metavar="<str>", help="also draw per-layer params and MACs bars to a .png/.svg/.pdf")
 def table_cmd(
     spec: str,
     input: str | None,
@@ -83,10 +98,14 @@ def table_cmd(
     from archcalc.frontend.spec import parse_sets
     from archcalc.render.tabular import layer_grid
 
+    if plot is not None:
+        from archcalc.render.plot import check_path
+
+        check_path(plot)
     report = analyze(spec, input, parse_sets(set or []))
     data = report.to_dict()
     extra: tuple[Column, ...] = ()
-    if convention:
+    if convention is not None:
         from archcalc.analysis.conventions.column import convention_column
 
         extra = convention_column(report, convention, data)
@@ -94,12 +113,11 @@ def table_cmd(
         from archcalc.cli.commands.rf import rf_columns
 
         extra += rf_columns(report, data)
-    grid = layer_grid(report, depth, extra)
-    if plot:
+    emit(layer_grid(report, depth, extra), fmt, data)
+    if plot is not None:  # after the table: a plot that cannot be written leaves the numbers printed
         from archcalc.render.plot import layer_plot
 
         layer_plot(report, plot)
-    emit(grid, fmt, data)
 
 
 @command("list")
@@ -150,21 +168,42 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback.
+
+    Every message is passed through printable(): click echoes the user's arguments, which may hold
+    ESC or NUL bytes that would drive the terminal.
+    """
     try:
         code = app.main(args=argv, standalone_mode=False)  # returns ctx.exit()'s code, e.g. 1 from check
+        sys.stdout.flush()  # a full disk shows here, not as 'Exception ignored' at exit
     except ArchcalcError as err:
-        sys.stderr.write(f"archcalc: error: {err}\n")
-        return 2
-    except click.UsageError as err:
-        sys.stderr.write(f"archcalc: error: {' '.join(err.format_message().split())}\n")
-        return 2
-    except click.ClickException as err:
-        sys.stderr.write(f"archcalc: error: {' '.join(err.format_message().split())}\n")
-        return 1
+        return _fail(str(err))
+    except click.ClickException as err:  # UsageError and its kin: a bad option or argument
+        return _fail(err.format_message())
+    except MemoryError:  # a bound was not tight enough for this machine: still one line
+        return _fail("out of memory")
     except (click.Abort, KeyboardInterrupt):
         return 1
+    except OSError as err:
+        if err.filename is not None:  # file errors are ArchcalcErrors by now; this one is a bug
+            raise
+        return _output_failed(err)
     return code if isinstance(code, int) else 0
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"archcalc: error: {printable(message)}\n")
+    return 2
+
+
+def _output_failed(err: OSError) -> int:
+    """Standard output refused a write (a full disk, a closed pipe): one line at most, and the rest of the
+    output goes to the null device, so that Python's flush at exit cannot print a second message."""
+    with contextlib.suppress(OSError, ValueError):  # no real file descriptor (captured output)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if isinstance(err, BrokenPipeError):  # the reader stopped early ('| head'): not an error of the input
+        return 1
+    return _fail(f"cannot write the output: {err.strerror or err}")
 
 
 def run() -> None:

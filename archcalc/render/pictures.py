@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, printable
+from archcalc.frontend.yamlio import read_regular_file
 
 TILE_MIN = 32  # small maps are scaled up by a whole factor (nearest) until a tile is at least this wide
 PAD = 2  # pixels between tiles and around the grid
 LABEL_H = 18  # the label strip above a grid
 FONT_SIZE = 12
 BACKGROUND = 255  # white gaps make dark tiles' edges visible
+MAX_IMAGE_BYTES = 256 << 20  # an --image file; PIL's own pixel limit (MAX_IMAGE_PIXELS) applies as well
 
 Array = NDArray[np.float32]
 
@@ -25,15 +29,32 @@ def load_image(path: Path | str, channels: int, height: int, width: int) -> Arra
     (bilinear) to the network input; C must be 1 or 3."""
     if channels not in (1, 3):
         raise ArchcalcError(f"--image needs a network with 1 (grayscale) or 3 (RGB) input channels, not {channels}")
-    try:
-        with Image.open(path) as img:
-            pic = img.convert("L" if channels == 1 else "RGB")
-    except OSError as err:
-        raise ArchcalcError(f"cannot read image: {err}", file=str(path)) from None
+    pic = _decode(path, "L" if channels == 1 else "RGB")
     if pic.size != (width, height):
         pic = pic.resize((width, height), Image.Resampling.BILINEAR)
     arr = np.asarray(pic, dtype=np.float32) / 255.0
     return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _decode(path: Path | str, mode: str) -> Image.Image:
+    """The image in ``mode``, read through the shared regular-file guard (a FIFO would block, /dev/zero never
+    ends). PIL's decompression-bomb warning (more than MAX_IMAGE_PIXELS) is an error here, like its bomb error."""
+    display = str(path)
+    data = read_regular_file(Path(path), display=display, limit=MAX_IMAGE_BYTES)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                return img.convert(mode)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = Image.MAX_IMAGE_PIXELS or 0
+        raise ArchcalcError(f"image has more than {limit:,} pixels (a decompression bomb?)", file=display) from None
+    except UnidentifiedImageError:
+        raise ArchcalcError("not an image file Pillow can read (PNG, JPEG, BMP, ...)", file=display) from None
+    except MemoryError:
+        raise ArchcalcError("image is too large to decode", file=display) from None
+    except Exception as err:  # a hostile file can fail anywhere in a decoder (OSError, ValueError, SyntaxError ...)
+        raise ArchcalcError(f"cannot read image: {printable(str(err))[:200]}", file=display) from None
 
 
 def to_uint8(a: NDArray[np.floating]) -> NDArray[np.uint8]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archcalc.analysis.conventions.core import total
+from archcalc.analysis.conventions.core import get, names, total
 from archcalc.analysis.report import Report
 from archcalc.frontend.spec import Spec
 
@@ -32,10 +32,39 @@ PAPER_LAYOUT: dict[str, tuple[str, dict[str, Any], str, str]] = {
 
 @dataclass(frozen=True)
 class Famous:
-    shown: str  # as usually quoted, in the unit of scale(macs): G (10^9) or M (10^6)
+    shown: str  # as usually quoted, in the unit of scale(macs): G (10^9) or M (10^6); 'n/a' if value is None
     label: str  # who quotes it
     convention: str
-    value: int  # exact, per sample
+    value: int | None  # exact, per sample; None: that tool cannot count this network (not_applicable says why)
+
+
+def not_applicable(report: Report, name: str) -> str | None:
+    """Why the convention's tool cannot count this network at all (it refuses one of its ops), or None."""
+    conv = get(name)
+    where: dict[str, tuple[str, int]] = {}
+    for rec in report.layers:
+        if rec.op in conv.refused:
+            where.setdefault(rec.op, (rec.path, rec.line))
+    return (
+        "; ".join(
+            f"{name} cannot count {op} (layer '{path}', line {line}): {conv.refused[op]}"
+            for op, (path, line) in where.items()
+        )
+        or None
+    )
+
+
+def applicable_totals(report: Report) -> tuple[dict[str, int | None], dict[str, str]]:
+    """Every convention's total (None where its tool cannot count the network), and why not, by name."""
+    values: dict[str, int | None] = {}
+    why: dict[str, str] = {}
+    for name in names():
+        reason = not_applicable(report, name)
+        if reason is None:
+            values[name] = total(report, name)
+        else:
+            values[name], why[name] = None, reason
+    return values, why
 
 
 def scale(value: int) -> tuple[int, str]:
@@ -69,8 +98,8 @@ def famous_numbers(report: Report) -> list[Famous]:
         ("torchinfo", "torchinfo 'Total mult-adds'"),
         ("flops", "torch FlopCounterMode get_total_flops() (2 per MAC)"),
     ):
-        v = total(report, conv)
-        out.append(Famous(_g(v, 2, unit), label, conv, v))
+        v = None if not_applicable(report, conv) else total(report, conv)
+        out.append(Famous("n/a" if v is None else _g(v, 2, unit), label, conv, v))
     return out
 
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from archcalc.cli.commands.common import Fmt, argument, command, emit, fmt_opt
+from archcalc.cli.commands.common import TEXT, Fmt, argument, command, emit, fmt_opt
 
 
 @command("check")
-@argument("files", "one or more claims files (YAML)", label="<list[str]>", nargs=-1, required=True)
+@argument("files", "one or more claims files (YAML)", label="<list[str]>", nargs=-1, required=True, type=TEXT)
 @fmt_opt
 def check_cmd(files: tuple[str, ...], fmt: Fmt) -> None:
     """Check each claim (spec, layer or total, quantity, claimed value) against archcalc.

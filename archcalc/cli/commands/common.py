@@ -8,6 +8,7 @@ and in cli.py, rather than whatever the installed click happens to print.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -16,8 +17,18 @@ from typing import Any, Generic, TypeVar
 
 import click
 
+from archcalc.errors import ArchcalcError, show
+from archcalc.frontend.argtypes import MAX_SIZE
+
 E = TypeVar("E", bound=Enum)
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    int8 = "int8"
 
 
 class Fmt(str, Enum):
@@ -43,32 +54,60 @@ class EnumType(click.ParamType, Generic[E]):  # type: ignore[type-arg]
         for member in self.enum:
             if value == member.value:
                 return member
-        choices = ", ".join(repr(m.value) for m in self.enum)
-        self.fail(f"{value!r} is not one of {choices}", param, ctx)
+        choices = ", ".join(show(m.value) for m in self.enum)
+        self.fail(f"{show(value)} is not one of {choices}", param, ctx)
 
 
 class WholeNumber(click.ParamType):  # type: ignore[type-arg]
+    """ASCII digits with an optional '-' (int() would also take '+3', ' 3', '3_0' and '٣'), within ``bounds``."""
+
     name = "integer"
+
+    def __init__(self, bounds: tuple[int, int] | None = None) -> None:
+        self.bounds = bounds
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a whole number", param, ctx)
+            number = value
+        elif isinstance(value, str) and _WHOLE.fullmatch(value):
+            number = int(value)
+        else:
+            self.fail(f"{show(value)} is not a whole number", param, ctx)
+        if self.bounds is not None and not self.bounds[0] <= number <= self.bounds[1]:
+            lo, hi = self.bounds
+            self.fail(f"{number:,} is not a whole number from {lo:,} to {hi:,}", param, ctx)
+        return number
+
+
+_WHOLE = re.compile(r"-?[0-9]{1,30}")  # 30 digits: refused before int() works on thousands of them
+
+
+class Text(click.ParamType):  # type: ignore[type-arg]
+    """Text that must not be empty: an empty --plot or --convention would otherwise be silently ignored."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not str(value).strip():
+            self.fail(f"{show(value)} is empty", param, ctx)
+        return str(value)
 
 
 class PathType(click.ParamType):  # type: ignore[type-arg]
-    """A pathlib.Path, unchecked (the command reports a missing file in its own words)."""
+    """A pathlib.Path, not empty ('' would mean the current folder); else unchecked (the command reports a
+    missing file in its own words)."""
 
     name = "path"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
-        return value if isinstance(value, Path) else Path(value)
+        if isinstance(value, Path):
+            return value
+        return Path(TEXT.convert(value, param, ctx))
 
 
-INT, PATH = WholeNumber(), PathType()
+TEXT, INT, PATH = Text(), WholeNumber(), PathType()
+# --batch of memory and sweep: one validator; the largest size torch or archcalc takes anywhere
+BATCH = WholeNumber((1, MAX_SIZE))
 
 
 class Arg(click.Argument):
@@ -159,9 +198,38 @@ def choice(*decls: str, enum: type[Enum], default: str, help: str) -> Decorator:
 
 
 spec_arg = argument("spec", "bundled spec name (see 'archcalc list') or path to a .yaml spec", required=True)
-input_opt = click.option("--input", "-i", "input", metavar="<str>", help="input size CxHxW, e.g. 3x227x227")
+input_opt = click.option("--input", "-i", "input", type=TEXT, metavar="<str>", help="input size CxHxW, e.g. 3x227x227")
 set_opt = repeated("--set", "-s", "set", help="override a spec parameter: key=value")
 fmt_opt = choice("--format", "-f", "fmt", enum=Fmt, default="rich", help="output format")
+dtype_opt = choice("--dtype", enum=DType, default="float32", help="element type of params and activations")
+
+
+def batch_opt(help: str) -> Decorator:
+    return click.option("--batch", type=BATCH, default=1, show_default=True, metavar="<int>", help=help)
+
+
+# import name -> pip package, for the commands that draw pictures with torch
+PICTURE_PACKAGES = {"torch": "torch", "numpy": "numpy", "PIL": "pillow"}
+
+
+def require(what: str, packages: dict[str, str]) -> None:
+    """One line naming what to pip install when an optional dependency is missing (found without importing)."""
+    from importlib.util import find_spec
+
+    missing = []
+    for module, package in packages.items():
+        try:
+            found = find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken install, or a module set to None in sys.modules
+            found = False
+        if not found:
+            missing.append(package)
+    if missing:
+        raise ArchcalcError(f"{what} needs {', '.join(missing)}: pip install {' '.join(missing)}")
+
+
+def echo_wrote(path: Path) -> None:
+    click.echo(f"wrote {path}")
 
 
 def emit(grid: Any, fmt: Fmt, data: Any = None) -> None:

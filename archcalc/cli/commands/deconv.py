@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from archcalc.cli.commands.common import PATH, Fmt, command, emit, fmt_opt, input_opt, set_opt, spec_arg
+from archcalc.cli.commands.common import (
+    PATH,
+    PICTURE_PACKAGES,
+    TEXT,
+    Fmt,
+    command,
+    echo_wrote,
+    emit,
+    fmt_opt,
+    input_opt,
+    require,
+    set_opt,
+    spec_arg,
+)
 
 if TYPE_CHECKING:
     from archcalc.analysis.deconv import DeconvPlan, MirrorStep
@@ -23,7 +36,11 @@ def register(app: click.Group) -> None:
 @command("deconv")
 @spec_arg
 @click.option(
-    "--layer", "-l", metavar="<str>", help="layer path or unique name (default: the deepest mirrorable conv layer)"
+    "--layer",
+    "-l",
+    type=TEXT,
+    metavar="<str>",
+    help="layer path or unique name (default: the deepest mirrorable conv layer)",
 )
 @input_opt
 @set_opt
@@ -73,12 +90,11 @@ def deconv_cmd(
         return
     if out is None:
         raise ArchcalcError("--image needs --out DIR for the pictures")
+    require("deconv --image", PICTURE_PACKAGES)
     from archcalc.torch.maps import write_reconstruction
 
-    done = write_reconstruction(spec, image, out, layer, weights, input, sets)
+    done = write_reconstruction(spec, image, out, layer, weights, input, sets, wrote=echo_wrote)
     b = done.best
-    for path in done.files:
-        click.echo(f"wrote {path}")
     click.echo(f"{done.plan.layer}: channel {b.channel} at (y={b.y}, x={b.x}), activation {b.value:.6g}")
 
 

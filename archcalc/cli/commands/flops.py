@@ -28,38 +28,56 @@ def flops_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> 
 
       archcalc flops vgg16-bn --format markdown
     """
-    from archcalc.analysis.conventions import get, names, totals
-    from archcalc.analysis.conventions.famous import famous_numbers, scale
+    from archcalc.analysis.conventions.famous import applicable_totals, famous_numbers, scale
     from archcalc.analysis.records import analyze
     from archcalc.frontend.spec import parse_sets
     from archcalc.render.tabular import Grid, n, shape_text
 
     report = analyze(spec, input, parse_sets(set or []))
-    values = totals(report)
-    unit, prefix = scale(values["macs"])
-    rows, conv_data = [], []
-    for name in names():
-        c = get(name)
-        rows.append([name, n(values[name]), f"{values[name] / unit:.3f}", c.unit, c.line])
-        conv_data.append({"name": name, "unit": c.unit, "total": values[name], "counts": c.line})
-    head = f"{report.model}: counting conventions, per sample, input {shape_text(report.input)}"
-    grid = Grid(head, ["convention", "total", prefix, "unit", "what it counts, who uses it"], rows, {1, 2})
+    values, why = applicable_totals(report)
+    unit, prefix = scale(values["macs"] or 0)  # the stored convention counts every op
+    grid = Grid(
+        f"{report.model}: counting conventions, per sample, input {shape_text(report.input)}",
+        ["convention", "total", prefix, "unit", "what it counts, who uses it"],
+        [_row(name, values[name], why.get(name), unit) for name in values],
+        {1, 2},
+    )
     famous = famous_numbers(report)
-    fam_rows = [[f.shown, f.label, f.convention, n(f.value)] for f in famous]
+    fam_rows = [[f.shown, f.label, f.convention, "n/a" if f.value is None else n(f.value)] for f in famous]
     title = f"{report.model}: the numbers people quote ({prefix} = 10^{9 if prefix == 'G' else 6})"
     fam = Grid(title, [f"quoted ({prefix})", "by", "convention", "exact"], fam_rows, {0, 3})
-    data: dict[str, Any] = {
-        "model": report.model,
-        "input": list(report.input),
-        "conventions": conv_data,
-        "famous": [{"quoted": f.shown, "by": f.label, "convention": f.convention, "value": f.value} for f in famous],
-    }
     if fmt is Fmt.json:
-        emit(grid, fmt, data)
+        emit(grid, fmt, _json(report, values, why, famous))
         return
     emit(grid, fmt)
     sys.stdout.write("\n")
     emit(fam, fmt)
+
+
+def _row(name: str, value: int | None, why: str | None, unit: int) -> list[str]:
+    from archcalc.analysis.conventions import get
+    from archcalc.render.tabular import n
+
+    c = get(name)
+    if value is None:  # the tool cannot run on this network: no number, and the reason instead
+        return [name, "n/a", "n/a", c.unit, f"not applicable: {why}"]
+    return [name, n(value), f"{value / unit:.3f}", c.unit, c.line]
+
+
+def _json(report: Any, values: dict[str, int | None], why: dict[str, str], famous: list[Any]) -> dict[str, Any]:
+    from archcalc.analysis.conventions import get
+
+    return {
+        "model": report.model,
+        "input": list(report.input),
+        "conventions": [
+            {"name": name, "unit": get(name).unit, "total": value, "counts": get(name).line}
+            for name, value in values.items()
+        ],
+        "totals": values,
+        "not_applicable": why,
+        "famous": [{"quoted": f.shown, "by": f.label, "convention": f.convention, "value": f.value} for f in famous],
+    }
 
 
 def register(app: click.Group) -> None:

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from archcalc.cli.commands.common import PATH, command, input_opt, repeated, set_opt, spec_arg
+from archcalc.cli.commands.common import (
+    PATH,
+    PICTURE_PACKAGES,
+    command,
+    echo_wrote,
+    input_opt,
+    repeated,
+    require,
+    set_opt,
+    spec_arg,
+)
+from archcalc.errors import ArchcalcError, show
 
 
 def register(app: click.Group) -> None:
@@ -55,8 +66,19 @@ def maps_cmd(
       archcalc maps alexnet-227 --image examples/images/shapes.png --layers conv1,conv2 --out maps/
     """
     from archcalc.frontend.spec import parse_sets
+
+    names = layer_names(layers)
+    require("maps", PICTURE_PACKAGES)
     from archcalc.torch.maps import write_maps
 
-    names = [n for item in layers or [] for n in item.split(",") if n]
-    for path in write_maps(spec, image, out, names or None, weights, input, parse_sets(set or [])):
-        click.echo(f"wrote {path}")
+    write_maps(spec, image, out, names, weights, input, parse_sets(set or []), wrote=echo_wrote)
+
+
+def layer_names(layers: list[str] | None) -> list[str] | None:
+    """'a,b' and repeated options as one list; an empty name would silently mean 'every layer'."""
+    if layers is None:
+        return None
+    names = [name.strip() for item in layers for name in item.split(",")]
+    if not all(names):
+        raise ArchcalcError(f"--layers {show(','.join(layers))} has an empty layer name")
+    return names

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import click
 
-from archcalc.cli.commands.common import INT, Fmt, choice, command, emit, fmt_opt, input_opt, set_opt, spec_arg
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    bfloat16 = "bfloat16"
-    int8 = "int8"
+from archcalc.cli.commands.common import (
+    DType,
+    Fmt,
+    batch_opt,
+    command,
+    dtype_opt,
+    emit,
+    fmt_opt,
+    input_opt,
+    set_opt,
+    spec_arg,
+)
 
 
 def register(app: click.Group) -> None:
@@ -25,15 +27,8 @@ def register(app: click.Group) -> None:
 @input_opt
 @set_opt
 @fmt_opt
-@choice("--dtype", enum=DType, default="float32", help="element type of params and activations")
-@click.option(
-    "--batch",
-    type=INT,
-    default=1,
-    show_default=True,
-    metavar="<int>",
-    help="batch size (activations scale with it, params do not)",
-)
+@dtype_opt
+@batch_opt("batch size (activations scale with it, params do not)")
 def memory_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt, dtype: DType, batch: int) -> None:
     """Memory: activation elements and bytes per layer; parameter bytes, an inference peak and training
     estimates (SGD with momentum, Adam). See docs/memory.md for what each figure includes.

@@ -75,8 +75,8 @@ def rf_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> Non
 
 def rf_columns(report: Any, data: Any) -> tuple[Any, ...]:
     """``table --rf``: size, jump and start as data columns (a pass over the report's graph)."""
-    from archcalc.analysis.rf import receptive_fields
     from archcalc.analysis.report import Column
+    from archcalc.analysis.rf import receptive_fields
 
     rows = receptive_fields(report.graph, report)
     cells = {r.path: rf_cells(r) for r in rows}

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from archcalc.cli.commands.common import INT, Fmt, command, emit, fmt_opt, set_opt, spec_arg
+from archcalc.cli.commands.common import (
+    INT,
+    TEXT,
+    DType,
+    Fmt,
+    batch_opt,
+    command,
+    dtype_opt,
+    emit,
+    fmt_opt,
+    set_opt,
+    spec_arg,
+)
+
+if TYPE_CHECKING:
+    from archcalc.analysis.sizes import SizePlan
+    from archcalc.analysis.sweep import Point
+    from archcalc.render.tabular import Grid
 
 
 def _progress(total: int):  # type: ignore[no-untyped-def]
@@ -26,18 +44,18 @@ def register(app: click.Group) -> None:
 
 @command("sweep")
 @spec_arg
-@click.option("--input", "-i", required=True, metavar="<str>", help="square sides START:STOP:STEP, e.g. 32:1024:32")
+@click.option(
+    "--input", "-i", required=True, type=TEXT, metavar="<str>", help="square sides START:STOP:STEP, e.g. 32:1024:32"
+)
 @set_opt
 @fmt_opt
-@click.option("--plot", metavar="<str>", help="write a plot: out.png or out.svg")
-@click.option(
-    "--dtype", default="float32", show_default=True, metavar="<str>", help="float32, float16, bfloat16 or int8"
-)
-@click.option(
-    "--batch", type=INT, default=1, show_default=True, metavar="<int>", help="batch size for the memory columns"
-)
-def sweep_cmd(spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str | None, dtype: str, batch: int) -> None:
-    """MACs, activations, memory and output shape for each square input size.
+@click.option("--plot", type=TEXT, metavar="<str>", help="write a plot: out.png, out.svg or out.pdf")
+@dtype_opt
+@batch_opt("batch size for the memory columns")
+def sweep_cmd(
+    spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str | None, dtype: DType, batch: int
+) -> None:
+    """MACs, activations, memory and output shape for each square input size (at most 10,000 sizes).
 
     Sizes the network refuses are listed with the calculator's reason. Memory is the inference peak and
     the Adam training estimate of 'archcalc memory' (docs/memory.md).
@@ -48,26 +66,42 @@ def sweep_cmd(spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str 
 
       archcalc sweep vgg16 --input 64:512:64 --format csv --plot vgg16.png
     """
-    from archcalc.analysis.memory import dtype_size, human
     from archcalc.analysis.sizes import SizePlan
-    from archcalc.analysis.sweep import parse_range, points_json, sweep
+    from archcalc.analysis.sweep import parse_range, points_json
     from archcalc.frontend.spec import parse_sets
-    from archcalc.render.tabular import Grid, n, shape_text
+    from archcalc.render.plot import check_path
 
     sizes = parse_range(input)
-    dtype_size(dtype)
+    if plot is not None:
+        check_path(plot)
     plan = SizePlan(spec, parse_sets(set or []))
-    bar = _progress(len(sizes))
-    if bar is None:
-        points = sweep(plan, sizes, dtype, batch)
-    else:
-        with bar:
-            task = bar.add_task(f"sweeping {len(sizes)} sizes", total=len(sizes))
-            points = sweep(plan, sizes, dtype, batch, tick=lambda: bar.advance(task))
-    if plot:
+    points = _run(plan, sizes, dtype.value, batch)
+    emit(
+        _grid(plan, points, fmt),
+        fmt,
+        {"model": plan.spec.name, "dtype": dtype.value, "batch": batch, "points": points_json(points)},
+    )
+    if plot is not None:  # after the table: a plot that cannot be written leaves the numbers printed
         from archcalc.render.plot import sweep_plot
 
-        sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype}, batch {batch})")
+        sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype.value}, batch {batch})")
+
+
+def _run(plan: SizePlan, sizes: list[int], dtype: str, batch: int) -> list[Point]:
+    from archcalc.analysis.sweep import sweep
+
+    bar = _progress(len(sizes))
+    if bar is None:
+        return sweep(plan, sizes, dtype, batch)
+    with bar:
+        task = bar.add_task(f"sweeping {len(sizes)} sizes", total=len(sizes))
+        return sweep(plan, sizes, dtype, batch, tick=lambda: bar.advance(task))
+
+
+def _grid(plan: SizePlan, points: list[Point], fmt: Fmt) -> Grid:
+    from archcalc.analysis.memory import human
+    from archcalc.render.tabular import Grid, n, shape_text
+
     rows = [
         [
             shape_text((plan.spec.input[0], *p.size)),
@@ -81,18 +115,15 @@ def sweep_cmd(spec: str, input: str, set: list[str] | None, fmt: Fmt, plot: str 
         for p in points
     ]
     cols = ["input", "output", "MACs", "activations", "inference bytes", "training bytes (Adam)", "error"]
-    grid = Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
-    emit(
-        grid,
-        fmt,
-        {"model": plan.spec.name, "dtype": dtype, "batch": batch, "points": points_json(points)},
-    )
+    return Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
 
 
 @command("minsize")
 @spec_arg
 @set_opt
-@click.option("--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried")
+@click.option(
+    "--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried (at most 10,000)"
+)
 def minsize_cmd(spec: str, set: list[str] | None, limit: int) -> None:
     """Smallest input for which every layer has a positive output: square, and per axis (the other axis
     at the spec's size), with the layer that fails first just below. Pure math.
