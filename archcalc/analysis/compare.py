@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.analysis.report import COUNT_KEYS, Counts, Record, Report
+from archcalc.analysis.report import COUNT_KEYS, Counts, Record, Report, gc_paused
 from archcalc.ops import OPS
 
 ALIGN_KINDS = {"conv2d": "conv", "conv_transpose2d": "conv", "linear": "fc", "rbf": "fc"}
@@ -109,6 +109,7 @@ def stages_of(report: Report) -> dict[str, Stage]:
     return out
 
 
+@gc_paused
 def compare(reports: list[Report]) -> Comparison:
     names = unique_names([r.model for r in reports])
     per_net = [stages_of(r) for r in reports]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.analysis.records import resolve
-from archcalc.analysis.report import Record, Report, Shape
+from archcalc.analysis.report import Record, Report, Shape, gc_paused
 from archcalc.errors import ArchcalcError, ShapeError
 from archcalc.frontend.spec import Spec
 from archcalc.graph.ir import IN, LAYER, GNode, Graph
@@ -106,6 +106,7 @@ def plan_deconv(
     return mirror_plan(graph, report, layer)
 
 
+@gc_paused
 def mirror_plan(graph: Graph, report: Report, layer: str | None = None) -> DeconvPlan:
     if layer is None:
         convs = mirrorable_convs(graph, report)
@@ -118,25 +119,67 @@ def mirror_plan(graph: Graph, report: Report, layer: str | None = None) -> Decon
 
 
 def mirrorable_convs(graph: Graph, report: Report) -> list[str]:
-    """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order."""
+    """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order.
+
+    One pass: a layer's path back is mirrorable when its own step is and its single producer's path is, so each
+    layer is traced and stepped once (tracing back from every conv was quadratic, cubic through dense buses)."""
+    src = single_sources(graph)
+    ok: dict[int, bool] = {}
     out = []
     for rec in report.layers:
-        if rec.op != "conv2d":
-            continue
-        try:
-            for path in trace(graph, report, rec.path):
-                _step(report, report[path])
-        except ArchcalcError:
-            continue
-        out.append(rec.path)
+        if rec.op == "conv2d" and _mirrorable(graph, report, src, ok, graph.by_path[rec.path]):
+            out.append(rec.path)
+    return out
+
+
+def _mirrorable(graph: Graph, report: Report, src: list[int | None], ok: dict[int, bool], start: int) -> bool:
+    """Walk back to the first layer already judged (or the input), then judge the walked layers upwards."""
+    chain: list[int] = []
+    i: int | None = start
+    while i is not None and i != _NET_INPUT and i not in ok:
+        chain.append(i)
+        i = src[i]
+    good = i == _NET_INPUT or (i is not None and ok[i])
+    for j in reversed(chain):
+        if good:
+            try:
+                _step(report, report[graph.nodes[j].path])
+            except ArchcalcError:
+                good = False
+        ok[j] = good
+    return ok[start]
+
+
+_NET_INPUT, _MANY = -1, -2
+
+
+def single_sources(graph: Graph) -> list[int | None]:
+    """Per layer node: the one layer node it reads (``-1``: the network input), or None when ``producers``
+    would give it zero or several. Each node's producers are counted once (capped at two) from its inputs'."""
+    count = [0] * len(graph.nodes)  # producers of the node's value: a layer is its own, 2 means 'several'
+    one = [_MANY] * len(graph.nodes)  # the producer when count == 1
+    out: list[int | None] = [None] * len(graph.nodes)
+    for node in graph.nodes:
+        n, first = 0, _MANY
+        for j in node.inputs:
+            if count[j] and not n:
+                first = one[j]
+            n = min(2, n + count[j])
+        if node.role == LAYER:
+            out[node.index] = first if n == 1 else None
+            count[node.index], one[node.index] = 1, node.index
+        elif node.role == IN and not node.inputs:
+            count[node.index], one[node.index] = 1, _NET_INPUT
+        else:
+            count[node.index], one[node.index] = n, first
     return out
 
 
 def find_layer(report: Report, name: str) -> Record:
     """A layer by full path, or by a unique last path component (``conv2`` for ``features.conv2``)."""
-    hits = [r for r in report.layers if r.path == name] or [
-        r for r in report.layers if r.path.endswith("." + name) or r.name == name
-    ]
+    exact, near = report.lookup(name)
+    recs = report.records
+    hits = [recs[i] for i in exact if recs[i].kind == "layer"] or [recs[i] for i in near if recs[i].kind == "layer"]
     if len(hits) == 1:
         return hits[0]
     if hits:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.analysis.report import COUNT_KEYS, Record, Report
+from archcalc.analysis.report import COUNT_KEYS, Record, Report, gc_paused
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import LAYER, Graph, Scope
 from archcalc.ops import OPS
@@ -237,10 +237,10 @@ def _verify(d: Derivation, rec: Record) -> None:
 
 def find_record(report: Report, layer: str) -> Record:
     """A record by path; else by unique name or path suffix; else a clear error."""
-    for r in report.records:
-        if r.path == layer:
-            return r
-    hits = [r for r in report.records if r.name == layer or r.path.endswith("." + layer)]
+    exact, ends = report.lookup(layer)
+    if exact:
+        return report.records[exact[0]]
+    hits = [report.records[i] for i in ends]
     if len(hits) == 1:
         return hits[0]
     if hits:
@@ -250,6 +250,7 @@ def find_record(report: Report, layer: str) -> Record:
     raise ArchcalcError(f"no layer '{layer}' in {report.model}{hint}")
 
 
+@gc_paused
 def explain(report: Report, layer: str | None = None) -> list[Derivation]:
     """One record (with everything inside it, for a block), or every record and the total."""
     if layer is not None and layer != "total":

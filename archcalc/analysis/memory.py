@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archcalc.analysis.records import compile_spec
-from archcalc.analysis.report import Report
+from archcalc.analysis.report import Report, gc_paused
 from archcalc.analysis.sizes import SizePass, Summary
 from archcalc.graph.ir import Graph
 from archcalc.ops import OPS, prod
@@ -96,6 +96,7 @@ def figures(summary: Summary, input_elems: int, dtype: str = "float32", batch: i
     return out
 
 
+@gc_paused
 def model_memory(
     spec: str, report: Report, dtype: str = "float32", batch: int = 1, sets: dict[str, Any] | None = None
 ) -> ModelMemory:

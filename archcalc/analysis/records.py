@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from archcalc.analysis.report import Counts, Record, Report, Shape
+from archcalc.analysis.report import Counts, Record, Report, Shape, gc_paused
 from archcalc.errors import ArchcalcError, ShapeError
 from archcalc.frontend.expand import expand
 from archcalc.frontend.spec import Spec, apply_overrides, load_spec, parse_input
@@ -33,6 +33,7 @@ def analyze(
     return resolve(spec_or_path, input, {**(sets or {}), **overrides})[1]
 
 
+@gc_paused
 def compile_spec(spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> tuple[Spec, dict[str, Any], Graph]:
     """The validated spec, its params after ``sets``, and its graph (no shapes yet)."""
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
@@ -40,6 +41,7 @@ def compile_spec(spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -
     return spec, params, lower(expand(spec, params), spec.name, spec.file)
 
 
+@gc_paused
 def resolve(
     spec_or_path: Spec | str, input: InputArg = None, sets: dict[str, Any] | None = None
 ) -> tuple[Graph, Report]:

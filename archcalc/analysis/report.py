@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import gc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+P = ParamSpec("P")
+R = TypeVar("R")
 COUNT_KEYS = ("params", "trainable_params", "buffers", "connections", "macs", "activations")
 Shape = tuple[int, ...]
 
@@ -85,6 +90,7 @@ class Report:
     output_shape: Shape = ()  # the network output (the graph's output node), not the last record's
     graph: Any = field(default=None, repr=False, compare=False)  # the archcalc.graph.Graph it was computed on
     _index: dict[str, Record] | None = field(default=None, repr=False, compare=False)
+    _lookup: tuple[dict[str, list[int]], ...] | None = field(default=None, repr=False, compare=False)
 
     @property
     def layers(self) -> list[Record]:
@@ -101,6 +107,23 @@ class Report:
             return self._index[path]
         except KeyError:
             raise KeyError(f"no layer '{path}' in {self.model}") from None
+
+    def lookup(self, name: str) -> tuple[list[int], list[int]]:
+        """Positions in ``records`` of those whose path is ``name``, and of those whose name is ``name`` or whose
+        path ends in ``.name``, in order: from an index built once (a scan per lookup made claims quadratic)."""
+        if self._lookup is None:
+            by_path: dict[str, list[int]] = {}
+            by_name: dict[str, list[int]] = {}
+            by_last: dict[str, list[int]] = {}  # last path component: the candidates of a suffix match
+            for i, r in enumerate(self.records):
+                by_path.setdefault(r.path, []).append(i)
+                by_name.setdefault(r.name, []).append(i)
+                by_last.setdefault(r.path.rpartition(".")[2], []).append(i)
+            self._lookup = (by_path, by_name, by_last)
+        by_path, by_name, by_last = self._lookup
+        tail = "." + name
+        ends = [i for i in by_last.get(name.rpartition(".")[2], ()) if self.records[i].path.endswith(tail)]
+        return by_path.get(name, []), sorted({*by_name.get(name, ()), *ends})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,3 +150,23 @@ class Column:
     total: Any = None
     caption: str = ""
     json: str = ""
+
+
+def gc_paused(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` with CPython's cyclic collector off (back on after, if it was on).
+
+    A pass builds O(n) objects that live until the command ends, and every full collection walks all live
+    objects again: at 20,000 layers the collections cost as much as the work itself, and grew faster than it.
+    The passes make no reference cycles that need collecting before they return."""
+
+    @functools.wraps(fn)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused

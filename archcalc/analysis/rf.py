@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from archcalc.analysis.report import Record, Report
+from archcalc.analysis.report import Record, Report, gc_paused
 from archcalc.errors import ArchcalcError
 from archcalc.graph.interp import Interpreter
 from archcalc.graph.ir import IN, GNode, Graph
@@ -194,6 +194,28 @@ def largest(fields: list[tuple[str, Field]]) -> Field:
     return Field(best.h, best.w, exact, best_path if len(fields) > 1 else "")
 
 
+class _Largest:
+    """``largest`` over a list that grows at the end: the same field, via and exactness, one input at a time."""
+
+    __slots__ = ("best", "count", "exact", "key", "path", "seen")
+
+    def __init__(self) -> None:
+        self.best: Field | None = None
+        self.key: tuple[Fraction, Fraction] = (F(0), F(0))
+        self.path, self.exact, self.count, self.seen = "", True, 0, 0
+
+    def add(self, path: str, f: Field) -> None:
+        key = (f.h.size * f.w.size, f.h.size)
+        if self.best is None or key > self.key:  # ties keep the first, as max() does
+            self.best, self.key, self.path = f, key, path
+        self.exact = self.exact and f.exact
+        self.count += 1
+
+    def field(self) -> Field:
+        assert self.best is not None
+        return Field(self.best.h, self.best.w, self.exact, self.path if self.count > 1 else "")
+
+
 @rf_rule("concat", "add")
 def _merge_op(a: dict[str, Any], rec: Record, f: Field) -> Field:
     return f  # the walker merges the inputs with largest() before calling this
@@ -207,6 +229,7 @@ def rule_for(op: str) -> RFRule | None:
     return rule
 
 
+@gc_paused
 def receptive_fields(graph: Graph, report: Report) -> list[RFRow]:
     """One row per record (layers and blocks), in report order."""
     prop = _FieldProp(graph, report)
@@ -226,6 +249,7 @@ class _FieldProp(Interpreter[Field]):
     def __init__(self, graph: Graph, report: Report) -> None:
         super().__init__(graph)
         self.records = {r.path: r for r in report.records}
+        self.dense: dict[int, _Largest] = {}  # per dense scope: the largest field of its features so far
 
     def layer(self, node: GNode, args: Sequence[Field]) -> Field:
         rule = rule_for(node.op)
@@ -245,13 +269,18 @@ class _FieldProp(Interpreter[Field]):
         )
 
     def bus(self, node: GNode, args: Sequence[Field]) -> Field:
-        """A dense feed's concatenation so far: the scope input ('<scope>@in') and every earlier entry."""
-        nodes, feats = self.graph.nodes, []
-        for i in self.graph.scopes[node.scope].merged:
-            f = self.env[i]
-            if i < node.index and f is not None:
-                feats.append((nodes[i].path, f))
-        return largest(feats)
+        """A dense feed's concatenation so far: the scope input ('<scope>@in') and every earlier entry.
+
+        Each bus adds the features since the previous one to its scope's running ``largest`` (re-taking the
+        largest over every feature at every bus was quadratic in the feed's length)."""
+        nodes, merged = self.graph.nodes, self.graph.scopes[node.scope].merged
+        run = self.dense.setdefault(node.scope, _Largest())
+        while run.seen < len(merged) and merged[run.seen] < node.index:
+            f = self.env[merged[run.seen]]
+            if f is not None:
+                run.add(nodes[merged[run.seen]].path, f)
+            run.seen += 1
+        return run.field()
 
     def enter(self, node: GNode, args: Sequence[Field]) -> Field:
         return self._plain(node, args[0])

@@ -24,7 +24,7 @@ from typing import Any
 
 from archcalc.analysis.liveness import DENSE, PARALLEL, SEQ, ScopeTable, Tables, tables
 from archcalc.analysis.records import bus_shape, check_refs, compile_spec, merge_shape, rule_result
-from archcalc.analysis.report import Shape
+from archcalc.analysis.report import Shape, gc_paused
 from archcalc.frontend.spec import Spec
 from archcalc.graph.interp import Interpreter
 from archcalc.graph.ir import GNode, Graph
@@ -148,6 +148,7 @@ class SizePass(Interpreter[Shape]):
         for memo in self.memos.values():
             memo.clear()
 
+    @gc_paused
     def summary(self, shape: Shape) -> Summary:
         self.frames = []
         self.run(shape)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from archcalc.analysis.explain import Step, explain_record, explain_total, find_record
+from archcalc.analysis.explain import Derivation, Step, explain_record, explain_total, find_record
 from archcalc.analysis.report import Record, Report
 from archcalc.claims.claimsfile import BASE_QUANTITIES, Claim, ClaimsFile, quantities
 from archcalc.errors import ArchcalcError
 from archcalc.ops.symbolic import ExplainMath, Num, lift
 from archcalc.render.tabular import shape_text
 
+if TYPE_CHECKING:
+    from archcalc.analysis.conventions.famous import Famous
+
+T = TypeVar("T")
 HOLDS, HOLDS_AS_MACS, FAILS = "holds", "holds as MACs", "FAILS"
 _NUMERIC = [q for q in BASE_QUANTITIES if q != "output_shape"]
 
@@ -58,34 +63,77 @@ class Result:
         }
 
 
+class Facts:
+    """What the claims about one report share, each a pass over every layer, so made once per report (per claim,
+    a claims file cost its length times the network's): conventions' values, sums, the total's derivation."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self._memo: dict[Hashable, object] = {}
+
+    def once(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, or its error (a convention that cannot count this network), the first time; then the same."""
+        if key not in self._memo:
+            try:
+                self._memo[key] = make()
+            except ArchcalcError as err:
+                self._memo[key] = err
+        got = self._memo[key]
+        if isinstance(got, ArchcalcError):
+            raise got
+        return cast(T, got)
+
+    def values(self, convention: str) -> dict[str, int]:
+        from archcalc.analysis.conventions import layer_values
+
+        return self.once(("values", convention), lambda: layer_values(self.report, convention))
+
+    def layers(self, ops: list[str] | None) -> list[Record]:
+        """The layer records a total sums: all, or just those of ``ops``."""
+        key = ("layers", None if ops is None else tuple(ops))
+        return self.once(key, lambda: [x for x in self.report.layers if ops is None or x.op in ops])
+
+    def total(self) -> Derivation:
+        return self.once(("total",), lambda: explain_total(self.report))
+
+    def famous(self) -> list[Famous]:
+        from archcalc.analysis.conventions.famous import famous_numbers
+
+        return self.once(("famous",), lambda: famous_numbers(self.report))
+
+
 class _Scope:
     """The report and (for a layer claim) the record a claim is about."""
 
-    def __init__(self, report: Report, claim: Claim) -> None:
-        self.report, self.claim = report, claim
-        self.rec: Record | None = None if claim.layer == "total" else find_record(report, claim.layer)
+    def __init__(self, facts: Facts, claim: Claim) -> None:
+        self.facts, self.report, self.claim = facts, facts.report, claim
+        self.rec: Record | None = None if claim.layer == "total" else find_record(self.report, claim.layer)
 
     def value(self, q: str) -> int | tuple[int, ...]:
         r, rec, ops = self.report, self.rec, self.claim.ops
         if q == "output_shape":
             return tuple(r.output_shape if rec is None else rec.output_shape)
         if q not in BASE_QUANTITIES:
-            from archcalc.analysis.conventions import layer_values
-
-            values = layer_values(r, q)
+            values = self.facts.values(q)
             if rec is not None:
                 return values[rec.path]
-            return sum(values[x.path] for x in self._layers())
+            return self._sum(q, lambda: sum(values[x.path] for x in self._layers()))
         key = "macs" if q == "flops" else q
         mult = 2 if q == "flops" else 1
         if rec is not None:
             return mult * int(getattr(rec.counts, key))
-        total = sum(int(getattr(x.counts, key)) for x in self._layers()) if ops else int(getattr(r.totals, key))
+        if ops:
+            total = self._sum(key, lambda: sum(int(getattr(x.counts, key)) for x in self._layers()))
+        else:
+            total = int(getattr(r.totals, key))
         return mult * (total + self._input_term(key))
 
-    def _layers(self) -> list[Record]:
+    def _sum(self, q: str, make: Callable[[], int]) -> int:
         ops = self.claim.ops
-        return [x for x in self.report.layers if ops is None or x.op in ops]
+        return self.facts.once(("sum", q, None if ops is None else tuple(ops)), make)
+
+    def _layers(self) -> list[Record]:
+        return self.facts.layers(self.claim.ops)
 
     def _input_term(self, key: str) -> int:
         ops = self.claim.ops
@@ -100,6 +148,11 @@ class _Scope:
         """Lines from explain: the record's steps and the count, or the sum that made a total."""
         if q not in BASE_QUANTITIES:
             return [f"{q} is the convention's per-layer rule summed; see 'archcalc flops {self.claim.spec}'"]
+        ops = None if self.claim.ops is None else tuple(self.claim.ops)
+        what = ops if self.rec is None else self.rec.path
+        return list(self.facts.once(("derivation", q, what), lambda: self._derivation(q)))
+
+    def _derivation(self, q: str) -> list[str]:
         if self.rec is not None:
             d = explain_record(self.report, self.rec)
             lines = [s.text(limit=300) for s in d.steps]
@@ -109,7 +162,7 @@ class _Scope:
         if q == "output_shape":
             return [f"output {shape_text(self.report.output_shape)}: the last layer's output"]
         if self.claim.ops is None:
-            return [explain_total(self.report).count(q).text(limit=300)]
+            return [self.facts.total().count(q).text(limit=300)]
         key = "macs" if q == "flops" else q
         first = self._input_term(key)
         terms: list[Num] = [first] if first else []
@@ -119,8 +172,8 @@ class _Scope:
         return [Step(q, 2 * sym if q == "flops" else sym).text(limit=300)]
 
 
-def check_claim(report: Report, claim: Claim) -> Result:
-    scope = _Scope(report, claim)
+def check_claim(report: Report | Facts, claim: Claim) -> Result:
+    scope = _Scope(report if isinstance(report, Facts) else Facts(report), claim)
     fig, q = claim.figure, claim.quantity
     actual = scope.value(q)
     if fig.holds(actual):
@@ -156,9 +209,7 @@ def _elsewhere(scope: _Scope, claim: Claim, q: str) -> list[str]:
         if isinstance(v, int) and claim.figure.holds(v):
             out.append(f"it matches `{other}` ({v:,}) instead")
     if claim.layer == "total" and q in ("flops", "macs") and claim.ops is None and claim.figure.kind == "figure":
-        from archcalc.analysis.conventions.famous import famous_numbers
-
-        for f in famous_numbers(scope.report):
+        for f in scope.facts.famous():
             if Fraction(f.shown) * 10**9 == claim.figure.value:
                 out.append(f"{f.shown}G is the {f.label}")
     return out
@@ -168,13 +219,13 @@ def check_file(cf: ClaimsFile) -> list[Result]:
     """Every claim of a file; a claim naming a bad spec, layer or override is an error at its line."""
     from archcalc.analysis.records import analyze
 
-    reports: dict[tuple[str, str | None, str], Report] = {}
+    reports: dict[tuple[str, str | None, str], Facts] = {}
     out = []
     for i, c in enumerate(cf.claims, 1):
         key = (c.spec, c.input, repr(sorted(c.sets.items())))
         try:
             if key not in reports:
-                reports[key] = analyze(c.spec, c.input, dict(c.sets))
+                reports[key] = Facts(analyze(c.spec, c.input, dict(c.sets)))
             out.append(check_claim(reports[key], c))
         except ArchcalcError as err:
             raise ArchcalcError(f"claim {i}: {err}", file=cf.file, line=c.line) from None

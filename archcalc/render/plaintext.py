@@ -8,6 +8,7 @@ The look follows rich's SIMPLE_HEAD box (title, header, rule, rows, footer, capt
 
 from __future__ import annotations
 
+from archcalc.analysis.report import gc_paused
 from archcalc.render.tabular import Grid
 
 BAR_WIDTH = 10  # characters for a 100% share
@@ -43,6 +44,7 @@ def cells(g: Grid) -> tuple[list[str], list[list[str]], set[int]]:
     return header, rows, set(g.numeric)
 
 
+@gc_paused
 def to_text(g: Grid) -> str:
     header, rows, numeric = cells(g)
     footer = [*g.footer, *[""] * (len(header) - len(g.footer))] if g.footer else None

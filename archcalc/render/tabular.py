@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from archcalc.analysis.report import Column, Record, Report
+from archcalc.analysis.report import Column, Record, Report, gc_paused
 from archcalc.errors import ArchcalcError
 
 
@@ -57,6 +57,7 @@ def cell(value: Any) -> str:
     return n(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
+@gc_paused
 def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ...] = ()) -> Grid:
     """Rows for every layer, or, with ``depth``, only ``depth`` levels of the hierarchy.
 
@@ -128,5 +129,6 @@ def to_csv(g: Grid) -> str:
     return buf.getvalue()
 
 
+@gc_paused
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2) + "\n"
