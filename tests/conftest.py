@@ -37,3 +37,28 @@ def torchvision() -> ModuleType:
         if err.name not in ("torchvision", "torch"):
             raise
         pytest.skip(f"torchvision is not installed ({err}); it comes with the test extra: pip install '.[test]'")
+
+
+# The slowest cases (a real CPU fvcore trace or forward of a 400+ layer model, a torch start-up per
+# subprocess): marked `slow`, left out of the default run (pyproject addopts) and run by `.ci/run`'s second
+# command, `python -m pytest -q -m slow`, so no check is dropped.
+_HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet169", "densenet201", "resnet152"}
+SLOW_CASES = {
+    "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
+    "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
+    "test_hostile_cli.py::test_hostile_weights_are_one_line": None,  # None: every parametrization
+    "test_hostile_cli.py::test_hostile_images_are_one_line": None,
+    "test_hostile_cli.py::test_input_too_large_to_allocate_is_refused_first": None,
+    "test_hostile_cli.py::test_output_folder_under_a_file_is_one_line": None,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = item.nodeid.split("/")[-1].split("[")[0]
+        if name not in SLOW_CASES:
+            continue
+        params = SLOW_CASES[name]
+        param = item.nodeid.split("[", 1)[1].rstrip("]") if "[" in item.nodeid else ""
+        if params is None or param in params:
+            item.add_marker(pytest.mark.slow)

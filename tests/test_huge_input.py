@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.xdist_group("test_huge_input")  # its module fixture runs every case once
+
 ROOT = Path(__file__).resolve().parent.parent
 N = 100_000
 # (C_in, C_out) of each conv, stage by stage, and the stage's spatial size
