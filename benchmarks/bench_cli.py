@@ -153,7 +153,13 @@ def misc(runs: int) -> list[str]:
     return rows
 
 
-STARTUP = [("archcalc --help", ["--help"]), ("archcalc table resnet152", ["table", "resnet152"])]
+STARTUP = [
+    ("archcalc --help", ["--help"]),
+    ("archcalc table resnet152", ["table", "resnet152"]),
+    ("archcalc table densenet201 -f json", ["table", "densenet201", "-f", "json"]),
+    ("archcalc sweep resnet50, 1,000 sizes", ["sweep", "resnet50", "--input", "32:32000:32", "-f", "csv"]),
+    ("archcalc sweep densenet121, 1,000 sizes", ["sweep", "densenet121", "--input", "32:32000:32", "-f", "csv"]),
+]
 
 
 def one_run(root: Path, args: list[str]) -> float:
