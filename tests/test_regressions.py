@@ -5,6 +5,8 @@ Each case states the torch evidence (the CPU kernels' behaviour, torch 2.13) nex
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -128,3 +130,123 @@ def test_batchnorm_without_stats_on_1x1_is_a_batch_matter() -> None:
     with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
         bn(torch.zeros(1, 5, 1, 1))
     assert tuple(bn(torch.zeros(2, 5, 1, 1)).shape[1:]) == (5, 1, 1)
+
+
+# ---------------------------------------------------------------- issue 13, class 4: accepted what torch refuses
+# Each case: torch's verdict (CPU, or meta where the CPU would have to allocate it), then archcalc's.
+
+
+def _spec(layers: list[dict[str, Any]], input_shape: list[int] | None = None) -> dict[str, Any]:
+    return {"name": "case", "input": input_shape or [3, 8, 8], "layers": layers}
+
+
+def _refused_at(doc: dict[str, Any], layer: str, *words: str) -> None:
+    err = _refused(doc)
+    assert err.layer == layer, str(err)
+    assert "\n" not in str(err)
+    for word in words:
+        assert word in err.message, err.message
+
+
+@pytest.mark.parametrize(("shape", "dim", "ok"), [([3, 8, 8], 99, False), ([3, 8, 8], 4, False),
+    ([3, 8, 8], -5, False), ([3, 8, 8], 3, True), ([3, 8, 8], -4, True), ([10], 2, False), ([10], -2, True)])  # fmt: skip
+def test_softmax_dim_must_fit_the_rank(shape: list[int], dim: int, ok: bool) -> None:
+    """torch counts the batch: a rank-r input takes dims -(r+1)..r. (The meta kernel skips this check,
+    which is why the fuzz reference asks the CPU.)"""
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, *shape)
+    doc = _spec([{"name": "sm", "op": "softmax", "dim": dim}], shape)
+    if ok:
+        torch.nn.Softmax(dim)(x)
+        assert calc(doc)["sm"].output_shape == tuple(shape)
+        return
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        torch.nn.Softmax(dim)(x)
+    _refused_at(doc, "sm", f"softmax dim {dim}", f"expected {-len(shape) - 1}..{len(shape)}")
+
+
+@pytest.mark.parametrize(("eps", "stats", "message"), [(-1e-5, True, "must be >= 0"), (0.0, False, "must be > 0")])
+def test_batchnorm_eps_range(eps: float, stats: bool, message: str) -> None:
+    """torch: 'batch_norm eps must be non-negative'; without running stats it normalises with batch
+    statistics, where 'eps must be positive during training' (also in eval mode, as there are no stats)."""
+    torch = pytest.importorskip("torch")
+    bn = torch.nn.BatchNorm2d(3, eps=eps, track_running_stats=stats).eval()
+    with pytest.raises(ValueError, match="batch_norm eps must be"):
+        bn(torch.zeros(2, 3, 8, 8))
+    _refused_at(_spec([{"name": "bn", "op": "batchnorm2d", "eps": eps, "track_running_stats": stats}]), "bn", message)
+    doc = _spec([{"name": "bn", "op": "batchnorm2d", "eps": 0.0}])  # eval with running stats: torch accepts 0
+    torch.nn.BatchNorm2d(3, eps=0.0).eval()(torch.zeros(2, 3, 8, 8))
+    assert calc(doc)["bn"].output_shape == (3, 8, 8)
+
+
+BIG = 2**31 - 1
+
+
+def _meta(make: Callable[[Any], Any], shape: list[int]) -> Any:
+    """Build a module with torch.nn on the meta device and run it on a batch of one."""
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"):
+        return make(torch.nn)(torch.zeros(1, *shape))
+
+
+# torch counts a tensor's bytes in an int64: 'Storage size calculation overflowed' (on meta as well), even at
+# batch 1, past (2**63 - 1) // 4 float32 elements. archcalc had returned astronomically large counts.
+STORAGE = [
+    ([{"name": "a", "op": "adaptive_avgpool2d", "output": BIG}], [1, 4, 4],
+     lambda nn: nn.AdaptiveAvgPool2d(BIG), "a", "the output 1x2147483647x2147483647"),
+    ([{"name": "fc", "op": "linear", "out": BIG}], [BIG],
+     lambda nn: nn.Linear(BIG, BIG), "fc", "the weight"),
+    ([{"name": "up", "op": "conv_transpose2d", "out": 1, "kernel": 1, "stride": BIG}], [1, 4096, 4096],
+     lambda nn: nn.ConvTranspose2d(1, 1, 1, stride=BIG), "up", "the output"),
+    # max pools keep int64 indices of the output's size (8 bytes each): half the float32 limit
+    ([{"name": "p", "op": "maxpool2d", "kernel": 1}], [1, 2**30, 2**30],
+     lambda nn: nn.MaxPool2d(1), "p", "the max pool's int64 indices"),
+    ([{"name": "p", "op": "adaptive_maxpool2d", "output": 2**30}], [1, 1, 1],
+     lambda nn: nn.AdaptiveMaxPool2d(2**30), "p", "the max pool's int64 indices"),
+    # the output is 3x3, but torch pads into a new (2**32 - 1) x (2**32 - 1) tensor first
+    ([{"name": "c", "op": "conv2d", "out": 1, "kernel": 1, "stride": BIG, "padding": BIG,
+       "padding_mode": "replicate"}], [1, 1, 1],
+     lambda nn: nn.Conv2d(1, 1, 1, stride=BIG, padding=BIG, padding_mode="replicate"), "c", "the padded input"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("layers", "shape", "make", "layer", "what"), STORAGE)
+def test_tensors_torch_cannot_allocate(
+    layers: list[dict[str, Any]], shape: list[int], make: Callable[[Any], Any], layer: str, what: str
+) -> None:
+    with pytest.raises(RuntimeError, match="Storage size calculation overflowed"):
+        _meta(make, shape)
+    _refused_at(_spec(layers, shape), layer, what, "torch allocates at most")
+
+
+@pytest.mark.parametrize("op", ["adaptive_avgpool2d", "adaptive_maxpool2d"])
+def test_largest_storage_torch_allocates_is_accepted(op: str) -> None:
+    """Just under the limit (2**61 - 1 float32 elements, 2**60 - 1 int64 indices): torch allocates it on
+    meta, and archcalc counts it."""
+    size = [2**30, 2**31 - 1] if op == "adaptive_avgpool2d" else [2**30, 2**30 - 1]
+    kind = {"adaptive_avgpool2d": "AdaptiveAvgPool2d", "adaptive_maxpool2d": "AdaptiveMaxPool2d"}[op]
+    out = _meta(lambda nn: getattr(nn, kind)(tuple(size)), [1, 1, 1])
+    assert tuple(out.shape[1:]) == (1, *size)
+    assert calc(_spec([{"name": "a", "op": op, "output": size}], [1, 1, 1]))["a"].output_shape == (1, *size)
+
+
+def test_huge_adaptive_output_is_counted_at_once() -> None:
+    """The adaptive pool's connections summed one window per output row: 2**30 rows took minutes. The sum
+    of torch's window lengths is in + out - gcd(in, out)."""
+    doc = _spec([{"name": "a", "op": "adaptive_maxpool2d", "output": [2**30, 3]}], [2, 5, 7])
+    started = time.perf_counter()
+    rec = calc(doc)["a"]
+    assert time.perf_counter() - started < 5
+    assert rec.counts.connections == 2 * (5 + 2**30 - 1) * (7 + 3 - 1)
+
+
+def test_lrn_on_c_x_l_follows_torch() -> None:
+    """torch's LocalResponseNorm takes any input of 3 or more dims, batch included: C x L too (archcalc
+    refused it); a flat input it refuses, as archcalc does."""
+    torch = pytest.importorskip("torch")
+    lrn = torch.nn.LocalResponseNorm(3)
+    assert tuple(lrn(torch.zeros(1, 4, 10)).shape[1:]) == (4, 10)
+    assert calc(_spec([{"name": "n", "op": "lrn", "size": 3}], [4, 10]))["n"].output_shape == (4, 10)
+    with pytest.raises(ValueError, match="Expected 3D or higher"):
+        lrn(torch.zeros(1, 10))
+    _refused_at(_spec([{"name": "n", "op": "lrn", "size": 3}], [10]), "n", "lrn needs a C x L or C x H x W input")

@@ -16,7 +16,7 @@ from archcalc.frontend.argtypes import (
     Arg,
     enum,
 )
-from archcalc.ops.registry import Args, Out, Shape, chw, declare
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
 
@@ -55,7 +55,7 @@ def _check_groups(c_in: int, a: Args) -> None:
         raise ShapeError("padding='same' is not supported for strided convolutions (torch)")
 
 
-def _check_mode(a: Args, h: int, w: int) -> None:
+def _check_mode(a: Args, c: int, h: int, w: int) -> None:
     mode = a["padding_mode"]
     if mode == "zeros":
         return
@@ -65,6 +65,8 @@ def _check_mode(a: Args, h: int, w: int) -> None:
             raise ShapeError(f"reflect padding {max(lo, hi)} must be smaller than the input size {size}")
         if mode == "circular" and max(lo, hi) > size:
             raise ShapeError(f"circular padding {max(lo, hi)} must not exceed the input size {size}")
+    # torch pads into a new tensor before the convolution
+    fits("the padded input", c * (h + sum(pads(a, 0))) * (w + sum(pads(a, 1))))
 
 
 def _check_weights(a: Args, c_in: int) -> None:
@@ -113,7 +115,7 @@ def conv2d(a: Args, x: Shape, m: Any) -> Out:
     """
     c, h, w = chw(x, "conv2d")
     _check_groups(int(c), a)
-    _check_mode(a, int(h), int(w))
+    _check_mode(a, int(c), int(h), int(w))
     if a["table"] is not None:
         return _table_conv(a, (c, h, w), m)
     if a["weights"] is not None:
@@ -124,6 +126,7 @@ def conv2d(a: Args, x: Shape, m: Any) -> Out:
     cin_g = m.v("C_in", int(c)) if g == 1 else m.exact_div(m.v("C_in", int(c)), m.v("g", g))
     # weights seen by one output unit; + 1 for its bias
     per_unit = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1]) * cin_g
+    fits("the weight", per_unit * cout)
     units = cout * ho * wo
     params = (per_unit + 1) * cout if a["bias"] else per_unit * cout
     return Out(
@@ -148,6 +151,7 @@ def _table_conv(a: Args, x: tuple[Num, Num, Num], m: Any) -> Out:
     ho = window_out(m, "H", h, a["kernel"][0], a["stride"][0], pads(a, 0), a["dilation"][0])
     wo = window_out(m, "W", w, a["kernel"][1], a["stride"][1], pads(a, 1), a["dilation"][1])
     kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
+    fits("a connection-table map's weight", int(kk) * max(len(row) for row in table))
     maps = [m.v(f"|T_{j}|", len(row)) for j, row in enumerate(table)]
     if m.symbolic:
         m.note(_table_note(table))
@@ -227,6 +231,7 @@ def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
     per_input = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1]) * cout_g
     cin = m.v("C_in", int(c))
     weight = per_input * cin
+    fits("the weight", weight)
     bias = cout if a["bias"] else 0
     macs = weight * m.v("H_in", int(h)) * m.v("W_in", int(w))
     units = cout * dims[0] * dims[1]

@@ -13,7 +13,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, Arg, ArgError, ArgType, number
-from archcalc.ops.registry import Args, Out, Shape, chw, declare
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits
 
 
 def _ratio(v: Any) -> float:
@@ -55,6 +55,7 @@ def compress(a: Args, x: Shape, m: Any) -> Out:
         raise ShapeError(f"compression {a['ratio']:g} of {int(c)} channels leaves no output channel")
     hh, ww = m.v("H", int(h)), m.v("W", int(w))
     weight = cin * cout
+    fits("the weight", weight)
     units = cout * hh * ww
     return Out(
         shape=(cout, hh, ww),

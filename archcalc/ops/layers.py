@@ -7,7 +7,7 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, INT, NUMBER, POS_INT, PROB, Arg
-from archcalc.ops.registry import Args, Out, Shape, chw, declare, fmt_shape, prod
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits, fmt_shape, prod
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import window_out
 
@@ -30,6 +30,7 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
     rest = prod(x[:-1])
     positions = m.v("positions", rest) if rest != 1 else 1
     weight = fin * fout
+    fits("the weight", weight)
     per_unit = fin + 1 if a["bias"] else fin
     return Out(
         shape=(*x[:-1], fout),
@@ -55,6 +56,7 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.BatchNorm2d: trainable weight and bias (2*C); buffers running mean, var (2*C)
     and num_batches_tracked (1).  No MACs under the conv+linear convention."""
     c, h, w = chw(x, "batchnorm2d")
+    _check_eps(a)
     cc = m.v("C", int(c))
     if m.symbolic:
         m.note(
@@ -74,6 +76,16 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
     )
 
 
+def _check_eps(a: Args) -> None:
+    """torch's F.batch_norm: eps >= 0; without running stats it always normalises with batch statistics,
+    where eps must be > 0."""
+    eps = a["eps"]
+    if eps < 0:
+        raise ShapeError(f"batchnorm2d eps must be >= 0 (torch), got {eps:g}")
+    if eps == 0 and not a["track_running_stats"]:
+        raise ShapeError("batchnorm2d eps must be > 0 with track_running_stats: false (batch statistics), got 0")
+
+
 @declare(
     "lrn",
     {
@@ -87,7 +99,8 @@ def batchnorm2d(a: Args, x: Shape, m: Any) -> Out:
 )
 def lrn(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.LocalResponseNorm across channels; no params."""
-    chw(x, "lrn")
+    if len(x) < 2:  # torch normalises across dim 1 of a 3-d or larger tensor (the batch included)
+        raise ShapeError(f"lrn needs a C x L or C x H x W input, got {fmt_shape(x)}")
     return Out(shape=x)
 
 
@@ -123,12 +136,19 @@ _same(
     pointwise=True,
     build=lambda k, a, rec: k.M.ScaledTanh(),
 )
-_same(
-    "softmax",
-    "torch.nn.Softmax over dim (default 1: channels/features).",
-    {"dim": Arg(INT, 1)},
-    build=lambda k, a, rec: k.nn.Softmax(a["dim"]),
-)
+
+
+@declare("softmax", {"dim": Arg(INT, 1)}, build=lambda k, a, rec: k.nn.Softmax(a["dim"]))
+def softmax(a: Args, x: Shape, m: Any) -> Out:
+    """torch.nn.Softmax over dim (default 1: channels/features)."""
+    r = len(x)
+    if not -(r + 1) <= a["dim"] <= r:  # torch counts the batch: a rank r + 1 tensor
+        raise ShapeError(
+            f"softmax dim {a['dim']} does not fit input {fmt_shape(x)}: expected {-(r + 1)}..{r} (dim 0 is the batch)"
+        )
+    return Out(shape=x)
+
+
 _same(
     "dropout",
     "torch.nn.Dropout; identity at inference.",
@@ -151,7 +171,10 @@ def flatten(a: Args, x: Shape, m: Any) -> Out:
     n = len(x) + 1
     lo, hi = (d + n if d < 0 else d for d in (a["start_dim"], a["end_dim"]))
     if not 1 <= lo <= hi < n:
-        raise ShapeError(f"flatten dims {a['start_dim']}..{a['end_dim']} do not fit input {fmt_shape(x)}")
+        raise ShapeError(
+            f"flatten dims {a['start_dim']}..{a['end_dim']} do not fit input {fmt_shape(x)}: start_dim and end_dim "
+            f"must be 1..{n - 1} or {1 - n}..-1 (dim 0, the batch, stays), start_dim not after end_dim"
+        )
     inner = x[lo - 1 : hi]
     names = ("C", "H", "W") if len(inner) == 3 else tuple(f"d_{i}" for i in range(lo, hi + 1))
     size: Num = m.v(names[0], int(inner[0]))
@@ -239,6 +262,7 @@ def rbf(a: Args, x: Shape, m: Any) -> Out:
     if len(x) != 1:
         raise ShapeError(f"rbf needs a flat input, got {fmt_shape(x)}; add flatten first")
     fin, out = m.v("F_in", int(x[0])), m.v("F_out", a["out"])
+    fits("the prototypes", fin * out)
     if m.symbolic:
         m.note("the F_in x F_out prototypes are fixed (a buffer): 0 params; each output reads every input")
     return Out(shape=(out,), buffers=fin * out, connections=fin * out, macs=fin * out)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
-from archcalc.ops.registry import Args, Out, Shape, chw, declare, pair_text
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits, pair_text, prod
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
 
@@ -61,6 +62,7 @@ def _build_unpool(k: Any, a: Args, rec: Any) -> Any:
 def maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     """Max pooling, torch.nn.MaxPool2d. No params, no MACs; connections = k_h*k_w per output unit."""
     c, ho, wo = _pool(a, x, m, "maxpool2d")
+    fits("the max pool's int64 indices (one per output)", c * ho * wo, 8)
     kk = m.v("k_h", a["kernel"][0]) * m.v("k_w", a["kernel"][1])
     return Out(shape=(c, ho, wo), connections=kk * c * ho * wo)
 
@@ -81,11 +83,18 @@ def avgpool2d(a: Args, x: Shape, m: Any) -> Out:
 
 
 def _window_sum(m: Any, axis: str, n: int, o: int) -> Num:
-    """Sum of torch's adaptive window lengths: window i is [floor(i*n/o), ceil((i+1)*n/o)) for i < o."""
-    lengths = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
+    """Sum of torch's adaptive window lengths: window i is [floor(i*n/o), ceil((i+1)*n/o)) for i < o.
+
+    The sum is n + o - gcd(n, o): the o - gcd(n, o) boundaries that cut an input position read it twice.
+    The windows are listed only when explaining a few of them, so a huge output size costs no time.
+    """
     a = axis.lower()
+    if not m.symbolic or o > 64:
+        total: Num = m.v(f"sum_win_{a}", n + o - math.gcd(n, o))
+        return total
+    lengths = [-(-(i + 1) * n // o) - (i * n // o) for i in range(o)]
     name = f"windows i of ceil((i+1)*{axis}_in/{axis}_out) - floor(i*{axis}_in/{axis}_out)"
-    total: Num = m.v(f"sum_win_{a}", m.total(name, lengths))
+    total = m.v(f"sum_win_{a}", m.total(name, lengths))
     return total
 
 
@@ -124,7 +133,9 @@ def adaptive_avgpool2d(a: Args, x: Shape, m: Any) -> Out:
 )
 def adaptive_maxpool2d(a: Args, x: Shape, m: Any) -> Out:
     """torch.nn.AdaptiveMaxPool2d: the output size is given; any input size >= 1 works."""
-    return _adaptive(a, x, m, "adaptive_maxpool2d")
+    out = _adaptive(a, x, m, "adaptive_maxpool2d")
+    fits("the max pool's int64 indices (one per output)", prod(out.shape), 8)
+    return out
 
 
 @declare(

@@ -24,6 +24,22 @@ Shape = tuple[Num, ...]
 Args = dict[str, Any]
 
 
+# torch counts a tensor's bytes in an int64, so one float32 tensor holds at most this many elements
+MAX_ELEMENTS = (2**63 - 1) // 4
+
+
+def fits(what: str, n: Num, itemsize: int = 4) -> None:
+    """Refuse a tensor torch cannot allocate ('Storage size calculation overflowed'), even for one sample;
+    ``itemsize`` 8 for int64 (a max pool's indices)."""
+    limit = (2**63 - 1) // itemsize
+    if int(n) > limit:
+        kind = "float32" if itemsize == 4 else "int64"
+        raise ShapeError(
+            f"{what} would hold {int(n):,} elements; torch allocates at most {limit:,} "
+            f"(2^63 bytes of {kind}) even for one sample"
+        )
+
+
 @dataclass(slots=True)
 class Out:
     """What a rule returns; numbers are ints (or ``Sym`` when explaining)."""
@@ -34,6 +50,11 @@ class Out:
     connections: Num = 0
     macs: Num = 0
     trainable: Num | None = None
+
+    def __post_init__(self) -> None:
+        n = prod(self.shape)
+        if n > MAX_ELEMENTS:  # the message is built only when needed: rules run per layer and per size
+            fits(f"the output {fmt_shape(self.shape)}", n)
 
 
 Rule = Callable[[Args, Any, Any], Out]
