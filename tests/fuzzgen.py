@@ -4,178 +4,80 @@
 spec language: ``from`` (names, ``input``, dotted ``mix.a``), ``side``, ``feed: dense``, ``repeat`` with
 ``first`` and ``when``, ``blocks`` with ``$param`` arguments, and ``max_unpool2d`` tied to a pool.
 
-The generator tracks what each value holds (channels, and a token for the spatial size: equal tokens
-mean equal H x W) only to make valid specs likely. It never decides a verdict: the torch reference does.
-A small fraction of sites break a rule of the language on purpose (``from`` under ``feed: dense``,
-forbidden keys in ``first``, ``from: []``, unknown names), so refusals are exercised too.
+The op entries come from tests/fuzzops.py; in a *wild* spec (1 in ``WILD``) every argument with a range
+is drawn outside it 1 time in 10. The generator tracks what each value holds (channels, and a token for
+the spatial size: equal tokens mean equal H x W) only to make valid specs likely. It never decides a
+verdict: the torch reference does. A small fraction of sites break a rule of the language on purpose
+(``from`` under ``feed: dense``, forbidden keys in ``first``, ``from: []``, unknown names), so refusals are
+exercised too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fuzzops import BAD_SIZE, KEEPS_SIZE, Draws, Entry, flatten, head_layer, layer
 from hypothesis import strategies as st
-
-# ---------------------------------------------------------------- single ops
-
-
-def _maybe_pair(draw: st.DrawFn, inner: st.SearchStrategy[Any]) -> Any:
-    return draw(st.one_of(inner, st.lists(inner, min_size=2, max_size=2)))
-
-
-def _groups(draw: st.DrawFn, c: int, out: int) -> int:
-    """Mostly a common divisor of C_in and C_out (valid); sometimes any small number (torch must refuse)."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.integers(1, 4))
-    g = math.gcd(c, out)
-    return draw(st.sampled_from([d for d in range(1, g + 1) if g % d == 0]))
-
-
-@st.composite
-def conv2d(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    out = draw(st.integers(1, 16))
-    e: dict[str, Any] = {"op": "conv2d", "out": out, "kernel": _maybe_pair(draw, st.integers(1, 7))}
-    if draw(st.booleans()):
-        e["stride"] = _maybe_pair(draw, st.integers(1, 4))
-    pad = draw(
-        st.one_of(
-            st.integers(0, 4), st.lists(st.integers(0, 4), min_size=2, max_size=2), st.sampled_from(["same", "valid"])
-        )
-    )
-    if pad != 0 or draw(st.booleans()):
-        e["padding"] = pad
-    if draw(st.booleans()):
-        e["dilation"] = _maybe_pair(draw, st.integers(1, 3))
-    g = _groups(draw, c, out)
-    if g != 1:
-        e["groups"] = g
-    if draw(st.integers(0, 3)) == 0:
-        e["bias"] = False
-    if draw(st.integers(0, 3)) == 0:
-        e["padding_mode"] = draw(st.sampled_from(["reflect", "replicate", "circular"]))
-    return e, out
-
-
-@st.composite
-def conv_transpose2d(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    out = draw(st.integers(1, 16))
-    e: dict[str, Any] = {"op": "conv_transpose2d", "out": out, "kernel": _maybe_pair(draw, st.integers(1, 5))}
-    e["stride"] = _maybe_pair(draw, st.integers(1, 3))
-    e["padding"] = _maybe_pair(draw, st.integers(0, 3))
-    e["output_padding"] = _maybe_pair(draw, st.integers(0, 2))
-    if draw(st.booleans()):
-        e["dilation"] = _maybe_pair(draw, st.integers(1, 2))
-    g = _groups(draw, c, out)
-    if g != 1:
-        e["groups"] = g
-    if draw(st.integers(0, 3)) == 0:
-        e["bias"] = False
-    return e, out
-
-
-@st.composite
-def pool(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    op = draw(st.sampled_from(["maxpool2d", "avgpool2d"]))
-    e: dict[str, Any] = {"op": op, "kernel": _maybe_pair(draw, st.integers(1, 5))}
-    if draw(st.booleans()):
-        e["stride"] = _maybe_pair(draw, st.integers(1, 4))
-    if draw(st.booleans()):
-        e["padding"] = _maybe_pair(draw, st.integers(0, 3))
-    if draw(st.booleans()):
-        e["ceil_mode"] = True
-    if op == "maxpool2d" and draw(st.booleans()):
-        e["dilation"] = _maybe_pair(draw, st.integers(1, 3))
-    if op == "avgpool2d" and draw(st.booleans()):
-        e["count_include_pad"] = False
-    return e, c
-
-
-@st.composite
-def adaptive(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    op = draw(st.sampled_from(["adaptive_avgpool2d", "adaptive_maxpool2d"]))
-    size = st.integers(1, 9)
-    output = draw(st.one_of(size, st.lists(st.one_of(size, st.none()), min_size=2, max_size=2)))
-    return {"op": op, "output": output}, c
-
-
-@st.composite
-def batchnorm(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    e: dict[str, Any] = {"op": "batchnorm2d"}
-    if draw(st.integers(0, 3)) == 0:
-        e["affine"] = False
-    if draw(st.integers(0, 3)) == 0:
-        e["track_running_stats"] = False
-    return e, c
-
-
-@st.composite
-def layer(draw: st.DrawFn, c: int) -> tuple[dict[str, Any], int]:
-    kind = draw(st.sampled_from([conv2d, conv2d, conv2d, conv_transpose2d, pool, pool, adaptive, batchnorm]))
-    result: tuple[dict[str, Any], int] = draw(kind(c))
-    return result
-
 
 # ---------------------------------------------------------------- plain sequences with branches
 
 
-@st.composite
-def branches(draw: st.DrawFn, c: int, depth: int) -> tuple[dict[str, Any], int]:
+def branches(d: Draws, c: int, depth: int) -> Entry:
     """Parallel branches; an add block mostly keeps shapes equal (stride-1 'same' convs, identity)."""
-    merge = draw(st.sampled_from(["concat", "add"]))
-    n = draw(st.integers(1, 3))
-    out_c = draw(st.integers(1, 12))
+    merge = d.draw(st.sampled_from(["concat", "add"]))
+    n = d.draw(st.integers(1, 3))
+    out_c = d.draw(st.integers(1, 12))
     bs: dict[str, Any] = {}
     total = 0
     for i in range(n):
         items: list[dict[str, Any]] = []
         bc = c
-        if merge == "add" and draw(st.integers(0, 4)):
-            if draw(st.booleans()) or c != out_c:
-                k = draw(st.sampled_from([1, 3, 5]))
+        if merge == "add" and d.draw(st.integers(0, 4)):
+            if d.chance(2) or c != out_c:
+                k = d.draw(st.sampled_from([1, 3, 5]))
                 items.append({"name": "conv", "op": "conv2d", "out": out_c, "kernel": k, "padding": "same"})
                 bc = out_c
         else:
-            for j in range(draw(st.integers(0, 2))):
-                e, bc = draw(sequence_item(bc, depth + 1))
+            for j in range(d.draw(st.integers(0, 2))):
+                e, bc = sequence_item(d, bc, depth + 1)
                 items.append({"name": f"l{j}", **e})
         bs[f"b{i}"] = items or None
         total += bc
     return {"branches": bs, "merge": merge}, (total if merge == "concat" else bc)
 
 
-@st.composite
-def sequence_item(draw: st.DrawFn, c: int, depth: int = 0) -> tuple[dict[str, Any], int]:
-    if depth < 2 and draw(st.integers(0, 5)) == 0:
-        result: tuple[dict[str, Any], int] = draw(branches(c, depth))
-        return result
-    result = draw(layer(c))
-    return result
+def sequence_item(d: Draws, c: int, depth: int = 0) -> Entry:
+    if depth < 2 and d.chance(6):
+        return branches(d, c, depth)
+    return layer(d, c)
 
 
 SIZE = st.one_of(st.integers(1, 40), st.integers(1, 300), st.integers(1, 4096))
 WIRING_SIZE = st.one_of(st.integers(1, 40), st.integers(8, 64), st.integers(1, 4096))  # fewer tiny maps
+WILD = 4  # 1 spec in WILD draws arguments outside their range (1 in 10 per argument)
 
 
 @st.composite
-def specs(draw: st.DrawFn) -> dict[str, Any]:
+def specs(draw: st.DrawFn, big: bool = True) -> dict[str, Any]:
+    """A plain sequence of ops and branches; ``big=False`` keeps every size small enough for the CPU."""
+    d = Draws(draw, wild=draw(st.integers(0, WILD - 1)) == 0, big=big)
     c = draw(st.integers(1, 8))
     shape = [c, draw(SIZE), draw(SIZE)]
     layers: list[dict[str, Any]] = []
     for i in range(draw(st.integers(1, 6))):
-        e, c = draw(sequence_item(c))
+        e, c = sequence_item(d, c)
         layers.append({"name": f"l{i}", **e})
-    _head(draw, layers)
+    _head(d, layers)
     return {"name": "fuzz", "input": shape, "layers": layers}
 
 
-def _head(draw: st.DrawFn, layers: list[dict[str, Any]]) -> None:
-    if draw(st.integers(0, 2)) == 0:
-        layers.append({"name": "flat", "op": "flatten"})
-        for j in range(draw(st.integers(1, 2))):
-            layers.append({"name": f"fc{j}", "op": "linear", "out": draw(st.integers(1, 10))})
+def _head(d: Draws, layers: list[dict[str, Any]]) -> None:
+    if d.chance(3):
+        layers.append({"name": "flat", **flatten(d)})
+        for j in range(d.draw(st.integers(1, 2))):
+            layers.append({"name": f"fc{j}", **head_layer(d)})
 
 
 # ---------------------------------------------------------------- wiring: what the generator knows
@@ -221,10 +123,15 @@ class Gen:
     serial: int = 0
     depth: int = 0
     mischief: bool = False  # this spec may break rules of the language on purpose (expecting a refusal)
+    wild: bool = False  # this spec draws op arguments outside their range (1 in 10 per argument)
     skip: frozenset[str] = frozenset()  # FEATURES left out (to isolate a defect)
 
     def has(self, feature: str) -> bool:
         return feature not in self.skip
+
+    @property
+    def d(self) -> Draws:
+        return Draws(self.draw, self.wild, big=True)
 
     def fresh(self, stem: str = "t") -> str:
         self.serial += 1
@@ -326,9 +233,9 @@ def _decorate(g: Gen, made: Made, dense: bool) -> None:
 
 
 def make_layer(g: Gen, x: Val) -> Made:
-    e, c = g.draw(layer(x.c))
+    e, c = layer(g.d, x.c)
     sp: Hashable = g.token()
-    if e["op"] == "batchnorm2d":
+    if e["op"] in KEEPS_SIZE:
         sp = x.sp
     elif e["op"].startswith("adaptive") and all(isinstance(v, int) for v in _pair_list(e["output"])):
         sp = ("fix", *_pair_list(e["output"]))
@@ -380,7 +287,9 @@ def make_merge(g: Gen, x: Val) -> Made:
     chosen = g.draw(st.lists(st.sampled_from(pool_), min_size=2, max_size=3, unique=True))
     if g.breaks(3):
         chosen = chosen[:1]  # refused: a merge needs two or more inputs
-    e = {"op": op, "from": [r for r, _ in chosen]}
+    e: dict[str, Any] = {"op": op, "from": [r for r, _ in chosen]}
+    if op == "concat" and (g.wild or g.chance(8)):  # dims count the batch as 0: 1..3 for C x H x W
+        e["dim"] = g.d.arg(st.sampled_from([1, 1, 2, 3]), st.sampled_from([0, -1, 4, 2**31]))
     return Made(e, _merged_val(g, [v for _, v in chosen], add=op == "add"))
 
 
@@ -595,11 +504,16 @@ def _unpool_entry(g: Gen, ref: str, pooled: Val, reads_pool: bool) -> dict[str, 
     multiple of the kernel (without it, torch's default size would not hold every switch)."""
     assert pooled.pool is not None
     k, h, w = pooled.pool
-    e: dict[str, Any] = {"op": "max_unpool2d", "pool": ref, "kernel": k}
-    if g.chance(2):
-        e["stride"] = k
+    d = g.d
+    e: dict[str, Any] = {"op": "max_unpool2d", "pool": ref, "kernel": d.arg(st.just(k), BAD_SIZE)}
+    if g.chance(2) or d.wild:
+        e["stride"] = d.arg(st.just(k), st.sampled_from([0, -1, k + 1, 2**31]))
+    if d.out_of_range():
+        e["padding"] = d.draw(st.sampled_from([1, -1, 2**31]))
     if h % k or w % k or g.chance(3):
-        e["output_size"] = [h + k, w] if g.breaks(3) else [h, w]  # h + k: out of torch's range, refused
+        e["output_size"] = [h, w]
+        if g.breaks(3) or d.out_of_range():  # h + k: out of torch's range; h - 1: not the pool's input size
+            e["output_size"] = d.draw(st.sampled_from([[h + k, w], [h - 1, w], [0, w], [h, -1]]))
     if reads_pool:
         e["from"] = ref
     return e
@@ -656,13 +570,14 @@ def wiring_specs(draw: st.DrawFn, skip: frozenset[str] = frozenset()) -> dict[st
     params = {"on": True, "off": False, "n": draw(st.integers(1, 3)), "w": draw(st.integers(1, 8))}
     g = Gen(draw, params, skip=skip)
     g.mischief = g.has("mischief") and g.chance(10)
+    g.wild = g.chance(WILD)
     blocks: dict[str, Any] = {}
     for i in range(draw(st.integers(0, 2)) if g.has("blocks") else 0):
         blocks[f"blk{i}"], g.blocks[f"blk{i}"] = gen_block(g)
     c = draw(st.integers(1, 8))
     shape = [c, draw(WIRING_SIZE), draw(WIRING_SIZE)]
     layers, _, _ = gen_list(g, Val(c, "input"), draw(st.integers(1, 6)))
-    _head(draw, layers)
+    _head(g.d, layers)
     doc = {"name": "fuzz", "input": shape, "params": params, "blocks": blocks, "layers": layers}
     if not blocks:
         del doc["blocks"]

@@ -18,8 +18,11 @@ The wiring semantics (decided in issue 9):
   (``mix.a``, ``enc.pool``) names a branch or a nested layer of an entry defined earlier.
 
 Two passes, as the language is static: ``_Expander`` resolves names and refuses what the language
-refuses (a ``spec`` refusal, anywhere in the spec), then ``_Runner`` runs torch and stops at the first
-layer torch refuses (a ``torch`` refusal, with its path).
+refuses (a ``spec`` refusal, anywhere in the spec: the wiring rules above and the language's own argument
+ranges, refops.language_refusal), and notes every op entry torch refuses on any input
+(refops.static_refusal, a CPU probe); then ``_Runner`` runs torch and stops at the first layer torch
+refuses (a ``torch`` refusal, with its path), or that the language refuses on its input (``_language``,
+``_add``, the unpool's plane).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from refops import language_refusal, make_module, own_macs, pair, static_refusal
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -49,74 +53,7 @@ class RefRun:
     error: str = ""
     refused_by: str = ""  # "spec" (the language refuses; found before any torch run) or "torch"
     notes: list[str] = field(default_factory=list)  # where meta and CPU torch disagreed
-
-
-def _pair(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
-
-
-def make_module(e: dict[str, Any], c_in: int, f_in: int) -> nn.Module:
-    """One torch module for an op entry (torch defaults where the entry omits an argument)."""
-    op = e["op"]
-    if op == "conv2d":
-        return nn.Conv2d(
-            c_in,
-            e["out"],
-            _pair(e["kernel"]),
-            stride=_pair(e.get("stride", 1)),
-            padding=_pair(e.get("padding", 0)),
-            dilation=_pair(e.get("dilation", 1)),
-            groups=e.get("groups", 1),
-            bias=e.get("bias", True),
-            padding_mode=e.get("padding_mode", "zeros"),
-        )
-    if op == "conv_transpose2d":
-        return nn.ConvTranspose2d(
-            c_in,
-            e["out"],
-            _pair(e["kernel"]),
-            stride=_pair(e.get("stride", 1)),
-            padding=_pair(e.get("padding", 0)),
-            output_padding=_pair(e.get("output_padding", 0)),
-            groups=e.get("groups", 1),
-            bias=e.get("bias", True),
-            dilation=_pair(e.get("dilation", 1)),
-        )
-    return _make_simple(e, c_in, f_in)
-
-
-def _make_simple(e: dict[str, Any], c_in: int, f_in: int) -> nn.Module:
-    op = e["op"]
-    if op == "maxpool2d":
-        return nn.MaxPool2d(
-            _pair(e["kernel"]),
-            _pair(e.get("stride")),
-            _pair(e.get("padding", 0)),
-            _pair(e.get("dilation", 1)),
-            ceil_mode=e.get("ceil_mode", False),
-        )
-    if op == "avgpool2d":
-        return nn.AvgPool2d(
-            _pair(e["kernel"]),
-            _pair(e.get("stride")),
-            _pair(e.get("padding", 0)),
-            ceil_mode=e.get("ceil_mode", False),
-            count_include_pad=e.get("count_include_pad", True),
-        )
-    if op == "adaptive_avgpool2d":
-        return nn.AdaptiveAvgPool2d(_pair(e["output"]))
-    if op == "adaptive_maxpool2d":
-        return nn.AdaptiveMaxPool2d(_pair(e["output"]))
-    if op == "batchnorm2d":
-        return nn.BatchNorm2d(
-            c_in, affine=e.get("affine", True), track_running_stats=e.get("track_running_stats", True)
-        )
-    if op == "linear":
-        return nn.Linear(f_in, e["out"], bias=e.get("bias", True))
-    simple: dict[str, type[nn.Module]] = {"flatten": nn.Flatten, "relu": nn.ReLU, "identity": nn.Identity}
-    if op in simple:
-        return simple[op]()
-    raise ValueError(f"torchref does not know op {op!r}")
+    static: dict[str, str] = field(default_factory=dict)  # entries torch refuses on any input, by path
 
 
 class _Refused(Exception):
@@ -131,7 +68,17 @@ def _numel(mod: nn.Module, which: str) -> int:
     return sum(b.numel() for b in mod.buffers())
 
 
+BATCH = 1  # archcalc counts per sample; torch's storage limit ('Storage size ... overflowed') is per tensor
 CPU_CHECK_NUMEL = 1 << 15  # inputs this small also run on the CPU kernels, whose checks are the real ones
+CPU_CHECK_OUT = 1 << 22  # ... when the output and the parameters are small enough to allocate as well
+
+
+def _batch_for(e: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+    """Batch norm without running stats uses the batch's own statistics, so torch refuses N*H*W == 1: a
+    matter of the batch, which archcalc does not model (tests/test_regressions.py). It sees the sample twice."""
+    if e["op"] == "batchnorm2d" and not e.get("track_running_stats", True) and x.shape[0] == 1:
+        return x.expand(2, *x.shape[1:])
+    return x
 
 
 def _call(e: dict[str, Any], x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, int]:
@@ -140,55 +87,57 @@ def _call(e: dict[str, Any], x: torch.Tensor) -> tuple[nn.Module, torch.Tensor, 
         mod = make_module(e, x.shape[1] if x.dim() > 1 else 0, x.shape[-1])
     mod.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        y = mod(x)
-    return mod, y, fc.get_total_flops() // (2 * x.shape[0])
+        y = mod(_batch_for(e, x))[: x.shape[0]]
+    return mod, y, fc.get_total_flops() // (2 * x.shape[0]) + own_macs(e, x, y)
 
 
 def _meta_gaps(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> None:
     """Checks the CPU kernels make and the meta kernels skip (torch 2.13), for inputs too big to run on CPU.
+    (Checks that do not depend on the input are asked of the CPU beforehand: refops.static_refusal.)
 
-    A zero-size output is refused here even where a torch kernel lets it through: archcalc refuses it.
-
-    * meta's convolution only refuses an output with *every* spatial size < 1; CPU refuses any size < 1.
-    * meta's conv_transpose2d skips 'output padding must be smaller than either stride or dilation';
-      that predicate does not depend on the input size, so a small CPU probe asks the real kernel.
+    * A zero-size output is refused even where a torch kernel lets it through: archcalc refuses it.
+      meta's convolution only refuses an output with *every* spatial size < 1; CPU refuses any size < 1.
+    * meta's softmax does not check dim against the rank: a 1-element CPU tensor of the same rank does.
     """
-    if any(d < 1 for d in y.shape[2:]):
+    if any(d < 1 for d in y.shape[1:]):
         run.notes.append("meta accepted a zero-size output")
         raise RuntimeError(f"Calculated output size per channel: {tuple(y.shape[2:])}. Output size is too small")
-    if e["op"] == "conv_transpose2d":
-        pad = max(_pair2(e.get("padding", 0)))
-        side = max(8, 2 * pad + 2)
-        try:
-            _call(e, torch.zeros((1, x.shape[1], side, side)))
-        except RuntimeError as err:
-            if "output padding" in str(err):
-                run.notes.append("meta skipped the output_padding check")
-                raise
-
-
-def _pair2(v: Any) -> tuple[int, int]:
-    return (v[0], v[1]) if isinstance(v, list) else (v, v)
+    if e["op"] == "softmax":
+        torch.softmax(torch.zeros((1,) * x.dim()), e.get("dim", 1))
 
 
 SPATIAL = {"conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "adaptive_maxpool2d"}
-SPATIAL.add("batchnorm2d")
+SPATIAL |= {"batchnorm2d", "subsample", "compress"}
 
 
-def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.Tensor:
+def _language(e: dict[str, Any], path: str, x: torch.Tensor) -> None:
+    """The language's refusals that depend on the input, where torch would run something else."""
     if e["op"] in SPATIAL and x.dim() != 4:
         # torch would read a batched (N, F) as one unbatched (H, W) map; a spec's maps are C x H x W
         raise _Refused(path, f"{e['op']} needs a C x H x W input, got {tuple(x.shape[1:])}")
+    if e["op"] == "flatten":
+        dims = [d + x.dim() if d < 0 else d for d in (e.get("start_dim", 1), e.get("end_dim", -1))]
+        if 0 in dims:  # torch would merge the batch into the sample; archcalc's shapes are per sample
+            raise _Refused(path, "flatten keeps the batch (dim 0)")
+
+
+def _cpu_check(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor, mod: nn.Module) -> None:
+    small = y.numel() <= CPU_CHECK_OUT and _numel(mod, "params") + _numel(mod, "buffers") <= CPU_CHECK_OUT
+    if x.numel() <= CPU_CHECK_NUMEL and small:
+        try:
+            _call(e, torch.zeros(x.shape))
+        except (RuntimeError, ValueError, IndexError):
+            run.notes.append("meta accepted what the CPU kernel refused")
+            raise
+
+
+def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.Tensor:
+    _language(e, path, x)
     try:
         mod, y, macs = _call(e, x)
-        if x.numel() <= CPU_CHECK_NUMEL:
-            try:
-                _call(e, torch.zeros(x.shape))
-            except (RuntimeError, ValueError):
-                run.notes.append("meta accepted what the CPU kernel refused")
-                raise
+        _cpu_check(run, e, x, y, mod)
         _meta_gaps(run, e, x, y)
-    except (RuntimeError, ValueError) as err:
+    except (RuntimeError, ValueError, IndexError) as err:
         raise _Refused(path, str(err)) from None
     params, buffers = _numel(mod, "params"), _numel(mod, "buffers")
     run.layers[path] = RefLayer(tuple(y.shape[1:]), params, buffers, macs)
@@ -216,6 +165,7 @@ class RNode:
     side: bool = False
     dense: bool = False
     merge: str = ""
+    static: str | None = None  # torch refuses this op's arguments on any input (refops.static_refusal)
 
 
 def _join(prefix: str, name: str) -> str:
@@ -231,6 +181,7 @@ class _Expander:
         self.scopes: list[dict[str, str]] = []
         self.defined: dict[str, RNode] = {}  # every path defined so far (entries, copies, branches)
         self.unpool_pools: set[str] = set()
+        self.static: dict[str, str] = {}
 
     def fail(self, path: str, msg: str) -> _Refused:
         return _Refused(path, msg, "spec")
@@ -345,7 +296,13 @@ class _Expander:
                 raise self.fail(path, f"pool: {args['pool']} is not an earlier maxpool2d")
             args["pool"] = pool
             self.unpool_pools.add(pool)
-        return RNode(path, "op", args=args)
+        refused = language_refusal(args)
+        if refused is not None:
+            raise self.fail(path, refused)
+        node = RNode(path, "op", args=args, static=static_refusal(args))
+        if node.static is not None:
+            self.static[path] = node.static
+        return node
 
     def block(self, bname: str, path: str, args: dict[str, Any]) -> RNode:
         block = self.blocks[bname]
@@ -384,6 +341,7 @@ class _Runner:
         self.run, self.pools = run, pools
         self.values: dict[str, torch.Tensor] = {}
         self.switches: dict[str, torch.Tensor] = {}
+        self.pool_in: dict[str, tuple[int, ...]] = {}  # each switch pool's input plane, H x W
 
     def node(self, node: RNode, xs: list[torch.Tensor]) -> torch.Tensor:
         if node.kind == "op":
@@ -420,6 +378,8 @@ class _Runner:
 
     def op(self, node: RNode, xs: list[torch.Tensor]) -> torch.Tensor:
         a, path = node.args, node.path
+        if node.static is not None:  # the meta kernels may skip the check (e.g. a negative transposed padding)
+            raise _Refused(path, node.static)
         if a["op"] in MANY_INPUTS:
             # torch.cat and + count no FLOPs in FlopCounterMode, and hold nothing
             y = _cat(xs, path, a.get("dim", 1)) if a["op"] == "concat" else _add(xs, path)
@@ -433,6 +393,7 @@ class _Runner:
             assert isinstance(pool, nn.MaxPool2d)
             pool.return_indices = True
             self.switches[path] = pool(xs[0])[1]
+            self.pool_in[path] = tuple(xs[0].shape[2:])
         return y
 
     def unpool(self, node: RNode, x: torch.Tensor) -> torch.Tensor:
@@ -440,15 +401,19 @@ class _Runner:
         a = node.args
         if x.dim() != 4:
             raise _Refused(node.path, f"max_unpool2d needs a C x H x W input, got {tuple(x.shape[1:])}")
-        mod = nn.MaxUnpool2d(_pair(a["kernel"]), _pair(a.get("stride")), _pair(a.get("padding", 0)))
+        mod = nn.MaxUnpool2d(pair(a["kernel"]), pair(a.get("stride")), pair(a.get("padding", 0)))
         size = a.get("output_size")
         try:
             with FlopCounterMode(display=False) as fc:
                 y: torch.Tensor = mod(x, self.switches[a["pool"]], list(_pair2(size)) if size is not None else None)
             if any(d < 1 for d in y.shape[2:]):
                 raise RuntimeError(f"output size {tuple(y.shape[2:])} is empty")
-        except (RuntimeError, ValueError) as err:
+        except (RuntimeError, ValueError, IndexError) as err:
             raise _Refused(node.path, str(err)) from None
+        if tuple(y.shape[2:]) != self.pool_in[a["pool"]]:
+            # the language's rule: a smaller plane makes most real switches invalid ('invalid max index',
+            # which the meta kernel cannot see), a larger one scatters the values to other positions
+            raise _Refused(node.path, f"unpooling to {tuple(y.shape[2:])}, not the pool's input plane")
         self.run.layers[node.path] = RefLayer(tuple(y.shape[1:]), 0, 0, fc.get_total_flops() // (2 * x.shape[0]))
         return y
 
@@ -471,14 +436,16 @@ def _add(xs: list[torch.Tensor], path: str) -> torch.Tensor:
     return total
 
 
-BATCH = 2  # batch norm without running stats refuses N*H*W == 1; archcalc counts per sample, any batch
+def _pair2(v: Any) -> tuple[int, int]:
+    return (v[0], v[1]) if isinstance(v, list) else (v, v)
 
 
 def reference_spec(doc: dict[str, Any], device: str = "meta") -> RefRun:
     """Run a whole spec dict (input, params, blocks, layers) through torch; stop at the first refusal."""
     run = RefRun()
+    ex = _Expander(doc)
+    run.static = ex.static  # filled while expanding
     try:
-        ex = _Expander(doc)
         root = ex.seq(doc["layers"], "", dict(ex.params), False)
         out = _Runner(run, ex.unpool_pools).seq(root, torch.zeros((BATCH, *doc["input"]), device=device))
         run.output = tuple(out.shape[1:])
