@@ -510,7 +510,7 @@ def _unpool_entry(g: Gen, ref: str, pooled: Val, reads_pool: bool) -> dict[str, 
         e["stride"] = d.arg(st.just(k), st.sampled_from([0, -1, k + 1, 2**31]))
     if d.out_of_range():
         e["padding"] = d.draw(st.sampled_from([1, -1, 2**31]))
-    if h % k or w % k or g.chance(3):
+    if (h % k or w % k or g.chance(3)) and not d.out_of_range():  # wild: the default size, maybe too small
         e["output_size"] = [h, w]
         if g.breaks(3) or d.out_of_range():  # h + k: out of torch's range; h - 1: not the pool's input size
             e["output_size"] = d.draw(st.sampled_from([[h + k, w], [h - 1, w], [0, w], [h, -1]]))
