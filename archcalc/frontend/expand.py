@@ -327,6 +327,9 @@ def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> N
 def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     bname = e["block"]
     block = ctx.spec.blocks.get(bname) if isinstance(bname, str) else None
+    if block is not None and not isinstance(block, LMap):
+        msg = f"block '{bname}' must be a mapping with layers or branches, got {describe(block)}"
+        raise ctx.fail(msg, ctx.spec.blocks.line_of(bname), path)
     if not isinstance(block, LMap):
         known = ", ".join(ctx.spec.blocks) or "none"
         raise ctx.fail(f"unknown block {show(bname)} (defined: {known})", e.line_of("block"), path)
@@ -336,6 +339,9 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
         if key not in BLOCK_KEYS:
             raise ctx.fail(f"unknown key '{key}' in block '{bname}'", block.line_of(key), path)
     declared = block.get("params", {}) or {}
+    if not isinstance(declared, dict):
+        msg = f"block '{bname}': 'params' must map names to defaults (null: required), got {describe(declared)}"
+        raise ctx.fail(msg, block.line_of("params"), path)
     env = dict(ctx.params)
     for key in args:
         if key not in declared:
