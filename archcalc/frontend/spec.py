@@ -22,7 +22,7 @@ HEADER_KEYS = {
     "published": "published numbers for this network, asserted by the tests",
     "notes": "free text",
 }
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$")
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z|^[0-9]+\Z")
 _INPUT_RE = re.compile(r"[0-9]+(?:[xX][0-9]+){0,2}", re.ASCII)
 
 
