@@ -11,8 +11,8 @@ from hypothesis import settings
 from archcalc.frontend.spec import bundled_names
 
 # Hypothesis profiles. `ci` (default) keeps hypothesis's 100 examples per test; the fuzz suite
-# (tests/test_fuzz_torch.py) scales from it: ~230 examples in total under `ci`, and >= 10,000 with
-# `pytest -m fuzz --hypothesis-profile long` (docs/testing.md).
+# (tests/test_fuzz_torch.py) scales from it: ~430 examples in total under `ci`, and >= 10,000 per property
+# with `pytest -m fuzz --hypothesis-profile long` (docs/testing.md).
 settings.register_profile("ci", max_examples=100, deadline=None)
 settings.register_profile("long", max_examples=5_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
