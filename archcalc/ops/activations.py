@@ -20,38 +20,28 @@ def _inplace_arg() -> dict[str, Arg]:
     return {"inplace": Arg(BOOL, False)}
 
 
-_same(
-    "relu6",
-    "torch.nn.ReLU6: min(max(0, x), 6), elementwise; no params, no MACs.",
-    _inplace_arg(),
-    pointwise=True,
-    alias=_inplace,
-    build=lambda k, a, rec: k.nn.ReLU6(a["inplace"]),
-)
-_same(
-    "hardswish",
-    "torch.nn.Hardswish: x*relu6(x + 3)/6, elementwise; no params, no MACs.",
-    _inplace_arg(),
-    pointwise=True,
-    alias=_inplace,
-    build=lambda k, a, rec: k.nn.Hardswish(a["inplace"]),
-)
-_same(
-    "hardsigmoid",
-    "torch.nn.Hardsigmoid: relu6(x + 3)/6, elementwise; no params, no MACs.",
-    _inplace_arg(),
-    pointwise=True,
-    alias=_inplace,
-    build=lambda k, a, rec: k.nn.Hardsigmoid(a["inplace"]),
-)
-_same(
-    "silu",
-    "torch.nn.SiLU (swish): x*sigmoid(x), elementwise; no params, no MACs.",
-    _inplace_arg(),
-    pointwise=True,
-    alias=_inplace,
-    build=lambda k, a, rec: k.nn.SiLU(a["inplace"]),
-)
+def _inplace_activation(op: str, cls: str, doc: str) -> None:
+    """An elementwise torch activation with only ``inplace``: one declaration from one table row."""
+    _same(
+        op,
+        doc,
+        _inplace_arg(),
+        pointwise=True,
+        alias=_inplace,
+        build=lambda k, a, rec: getattr(k.nn, cls)(a["inplace"]),
+    )
+
+
+for _op, _cls, _doc in (
+    ("relu6", "ReLU6", "torch.nn.ReLU6: min(max(0, x), 6), elementwise; no params, no MACs."),
+    ("hardswish", "Hardswish", "torch.nn.Hardswish: x*relu6(x + 3)/6, elementwise; no params, no MACs."),
+    ("hardsigmoid", "Hardsigmoid", "torch.nn.Hardsigmoid: relu6(x + 3)/6, elementwise; no params, no MACs."),
+    ("silu", "SiLU", "torch.nn.SiLU (swish): x*sigmoid(x), elementwise; no params, no MACs."),
+    ("mish", "Mish", "torch.nn.Mish: x*tanh(softplus(x)), elementwise; no params, no MACs."),
+):
+    _inplace_activation(_op, _cls, _doc)
+
+
 _same(
     "gelu",
     "torch.nn.GELU: x*Phi(x) with the normal CDF Phi (approximate: none), or its tanh approximation "
@@ -78,14 +68,6 @@ _same(
     pointwise=True,
     alias=_inplace,
     build=lambda k, a, rec: k.nn.ELU(a["alpha"], a["inplace"]),
-)
-_same(
-    "mish",
-    "torch.nn.Mish: x*tanh(softplus(x)), elementwise; no params, no MACs.",
-    _inplace_arg(),
-    pointwise=True,
-    alias=_inplace,
-    build=lambda k, a, rec: k.nn.Mish(a["inplace"]),
 )
 
 
