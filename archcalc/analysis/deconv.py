@@ -8,8 +8,9 @@ Walking the forward chain backwards from layer L along the graph's edges, each l
 * maxpool2d -> max_unpool2d with the pool's switches (kernel, stride, padding) and ``output_size`` = the
   pool's input size.
 * relu -> relu (the reconstruction is rectified, as in the forward pass).
-* lrn, dropout, batchnorm2d, identity -> passed through unchanged (no inverse; Zeiler & Fergus ignore
-  contrast normalisation in the deconvnet, and dropout/BN are identities at inference, up to BN's affine map).
+* lrn, dropout, batchnorm2d, identity, stochastic_depth, the layer/group/instance norms -> passed through
+  unchanged (no inverse; Zeiler & Fergus ignore contrast normalisation in the deconvnet, and dropout, stochastic
+  depth and BN are identities at inference, up to BN's affine map).
 * anything else (linear, flatten, avg/adaptive pooling, LeNet's subsample, tanh/sigmoid, table convs, ...)
   has no DeconvNet inverse and is an error, as is a path through a merge (concat, add, dense feed): the
   mirror follows one chain.
@@ -39,6 +40,11 @@ PASS_THROUGH = {
     "dropout": "dropout is the identity at inference: passed through",
     "batchnorm2d": "batch norm is not inverted: passed through",
     "identity": "identity: passed through",
+    "stochastic_depth": "stochastic depth is the identity at inference: passed through",
+    "layernorm": "layer norm is not inverted: passed through (as batch norm)",
+    "layernorm2d": "layer norm is not inverted: passed through (as batch norm)",
+    "groupnorm": "group norm is not inverted: passed through (as batch norm)",
+    "instancenorm2d": "instance norm is not inverted: passed through (as batch norm)",
 }
 NO_INVERSE = {
     "linear": "a linear layer has no DeconvNet inverse: start the mirror at a feature map (a conv layer)",
@@ -47,6 +53,9 @@ NO_INVERSE = {
     "adaptive_avgpool2d": "adaptive average pooling records no switches, so it has no DeconvNet inverse",
     "adaptive_maxpool2d": "adaptive max pooling is not mirrored (only maxpool2d switches are recorded)",
     "subsample": "LeNet's trainable subsampling has no DeconvNet inverse",
+    "permute": "the mirror runs on C x H x W maps: a permute (channels-last) has no step in it",
+    "channel_shuffle": "the mirror has no channel permutation step: a channel shuffle has no DeconvNet inverse",
+    "chunk": "a chunk keeps part of its input: the rest has no path back, so there is no DeconvNet inverse",
 }
 
 

@@ -12,7 +12,10 @@ stride s, low padding p and dilation d (effective kernel k_e = d*(k-1)+1) maps
 r' = r + (k_e-1)*j, j' = j*s, start' = start + ((k_e-1)/2 - p)*j.
 
 Each op has one rule in ``RF_RULES``; a ``pointwise`` op (declared in the op registry) without one keeps the
-field, and any other op without a rule is an error, never a silent 0. The fields are a pass over the graph:
+field, and any other op without a rule is an error, never a silent 0. A field also records where H and W sit
+among the value's per-sample dims (``hw``, (1, 2) for C x H x W): ``permute`` moves them, and only the rules
+registered ``any_layout`` (pointwise ops, the norms, linear, flatten, softmax, the layout ops, merges) read a
+value whose H and W have moved; a window op (conv, pool) there is an error. The fields are a pass over the graph:
 merges (branches, concat/add, dense feeds, ``from`` lists) report the largest field and where it comes from.
 """
 
@@ -48,6 +51,7 @@ class Field:
     w: Axis
     exact: bool = True  # False once a rule gives a per-unit maximum (transposed conv, uneven adaptive pool)
     via: str = ""  # for merges: the input that gives the largest field
+    hw: tuple[int, int] = (1, 2)  # the per-sample dims holding H and W (a permute moves them)
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,18 @@ class RFRow:
 
 
 IDENTITY_AXIS = Axis(F(1), F(1), F(0))
+STD_HW = (1, 2)  # C x H x W
 RFRule = Callable[[dict[str, Any], Record, Field], Field]
 RF_RULES: dict[str, RFRule] = {}
+ANY_LAYOUT: set[str] = set()  # ops whose rule reads Field.hw (the others need H, W at dims 1, 2)
 
 
-def rf_rule(*names: str) -> Callable[[RFRule], RFRule]:
+def rf_rule(*names: str, any_layout: bool = False) -> Callable[[RFRule], RFRule]:
     def deco(fn: RFRule) -> RFRule:
         for name in names:
             RF_RULES[name] = fn
+            if any_layout:
+                ANY_LAYOUT.add(name)
         return fn
 
     return deco
@@ -155,43 +163,58 @@ def _adaptive(a: dict[str, Any], rec: Record, f: Field) -> Field:
     return Field(h, w, f.exact and ok_h and ok_w)
 
 
-@rf_rule("batchnorm2d", "lrn", "compress")
+@rf_rule("lrn", "compress")
+@rf_rule("batchnorm2d", any_layout=True)  # in eval an affine map per index of dim 0: elementwise in any layout
 def _pointwise(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """Elementwise, or across channels at one position (LRN, batch norm, DenseNet's 1x1 compress conv):
     the field is unchanged."""
     return replace(f, via="")
 
 
-@rf_rule("softmax")
+@rf_rule("softmax", any_layout=True)
 def _softmax(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """Softmax over channels keeps positions apart; over a spatial dim every unit sees the whole map."""
     ndim = len(rec.output_shape)
     dim = a["dim"] if a["dim"] >= 0 else a["dim"] + ndim + 1
-    return replace(f, via="") if dim == 1 or ndim != 3 else whole_map(rec, f)
+    return replace(f, via="") if dim - 1 not in f.hw or ndim != 3 else whole_map(rec, f)
 
 
-@rf_rule("flatten", "linear", "rbf")
+@rf_rule("flatten", "rbf", any_layout=True)
 def _global(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """After flatten every unit may read the whole map: the field is the union over the map's units."""
     return whole_map(rec, f)
 
 
-def whole_map(rec: Record, f: Field) -> Field:
+@rf_rule("linear", any_layout=True)
+def _last_dim(a: dict[str, Any], rec: Record, f: Field) -> Field:
+    """linear (and layernorm) read the whole last dim at each position: the field spans it when it is W or H
+    (a C x H x W input), and is unchanged when it is the channels (channels-last, after a permute)."""
+    return spanning(rec, f, (len(rec.output_shape) - 1,))
+
+
+def _span(a: Axis, n: int) -> Axis:
+    return Axis(a.size + (n - 1) * a.jump, F(0), a.start + F(n - 1, 2) * a.jump)
+
+
+def spanning(rec: Record, f: Field, dims: tuple[int, ...]) -> Field:
+    """Every unit reads the whole extent of the per-sample ``dims``: those that hold H or W are spanned."""
     inp = rec.input_shape
     if isinstance(inp, list) or len(inp) != 3 or f.h.jump == 0:
         return replace(f, via="")
+    h = _span(f.h, int(inp[f.hw[0]])) if f.hw[0] in dims else f.h
+    w = _span(f.w, int(inp[f.hw[1]])) if f.hw[1] in dims else f.w
+    return Field(h, w, f.exact, "", f.hw)
 
-    def span(a: Axis, n: int) -> Axis:
-        return Axis(a.size + (n - 1) * a.jump, F(0), a.start + F(n - 1, 2) * a.jump)
 
-    return Field(span(f.h, int(inp[1])), span(f.w, int(inp[2])), f.exact)
+def whole_map(rec: Record, f: Field) -> Field:
+    return spanning(rec, f, f.hw)
 
 
 def largest(fields: list[tuple[str, Field]]) -> Field:
     """The merge rule: the input with the largest field (area, then height); ties keep the first."""
     best_path, best = max(fields, key=lambda pf: (pf[1].h.size * pf[1].w.size, pf[1].h.size))
     exact = all(f.exact for _, f in fields)
-    return Field(best.h, best.w, exact, best_path if len(fields) > 1 else "")
+    return Field(best.h, best.w, exact, best_path if len(fields) > 1 else "", best.hw)
 
 
 class _Largest:
@@ -213,10 +236,10 @@ class _Largest:
 
     def field(self) -> Field:
         assert self.best is not None
-        return Field(self.best.h, self.best.w, self.exact, self.path if self.count > 1 else "")
+        return Field(self.best.h, self.best.w, self.exact, self.path if self.count > 1 else "", self.best.hw)
 
 
-@rf_rule("concat", "add")
+@rf_rule("concat", "add", "mul", any_layout=True)
 def _merge_op(a: dict[str, Any], rec: Record, f: Field) -> Field:
     return f  # the walker merges the inputs with largest() before calling this
 
@@ -227,6 +250,11 @@ def rule_for(op: str) -> RFRule | None:
     if rule is None and op in OPS and OPS[op].pointwise:
         return _pointwise
     return rule
+
+
+def reads_any_layout(op: str) -> bool:
+    """Whether the op's rule follows H and W wherever a permute put them (pointwise ops do)."""
+    return op in ANY_LAYOUT or (op not in RF_RULES and op in OPS and OPS[op].pointwise)
 
 
 @gc_paused
@@ -256,7 +284,15 @@ class _FieldProp(Interpreter[Field]):
         if rule is None:
             raise ArchcalcError(f"no receptive-field rule for op '{node.op}'", layer=node.path)
         f = self._largest(node, args) if len(args) > 1 else replace(args[0], via="")
-        return rule(node.args, self.records[node.path], f)
+        try:
+            if f.hw != STD_HW and not reads_any_layout(node.op):
+                raise ArchcalcError(
+                    f"no receptive-field rule for {node.op} on a permuted layout: H and W are dims {f.hw[0] + 1} "
+                    f"and {f.hw[1] + 1} of its input (the batch counted as 0), not 2 and 3; permute them back first"
+                )
+            return rule(node.args, self.records[node.path], f)
+        except ArchcalcError as err:
+            raise err.located(file=self.graph.file, line=node.line, layer=node.path) from None
 
     def merge(self, node: GNode, args: Sequence[Field]) -> Field:
         return self._largest(node, args)
@@ -317,3 +353,6 @@ def fmt_frac(x: Fraction) -> str:
 
 def fmt_pair(h: Fraction, w: Fraction) -> str:
     return fmt_frac(h) if h == w else f"{fmt_frac(h)}x{fmt_frac(w)}"
+
+
+from archcalc.analysis import rf_modern  # noqa: E402,F401  (registers issue 10's rules; it imports this module)

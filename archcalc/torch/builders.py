@@ -16,18 +16,20 @@ from archcalc.analysis.report import Record
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import GNode, Graph
 from archcalc.ops import OPS
-from archcalc.torch import modules
+from archcalc.torch import modern, modules
 
 
 @dataclass(frozen=True)
 class Kit:
-    """torch, torch.nn, archcalc's own modules (``M``), and what this build shares across layers."""
+    """torch, torch.nn, archcalc's own modules (``M``; ``M10``: those of issue 10's ops, archcalc/torch/modern.py),
+    and what this build shares across layers."""
 
     env: modules.Env
     switch_pools: frozenset[str]  # max pools that record their switches (an unpool or the mirror reads them)
     torch: ModuleType = torch
     nn: ModuleType = nn
     M: ModuleType = modules
+    M10: ModuleType = modern
 
 
 def build_layer(kit: Kit, graph: Graph, node: GNode, rec: Record) -> nn.Module:

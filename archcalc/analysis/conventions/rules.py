@@ -6,6 +6,7 @@ the batch.  Rules read a Record's op, args and shapes, never a torch module.
 
 from __future__ import annotations
 
+from archcalc.analysis.conventions import modern
 from archcalc.analysis.conventions.core import Convention, CountRule, add_convention
 from archcalc.analysis.conventions.shapes import (
     bias_elems,
@@ -55,6 +56,7 @@ _ALL_LAYER_OPS = (
 )
 _MERGES = {
     "add": "an elementwise sum (residual): no weights",
+    "mul": "an elementwise product (a squeeze-excitation gate): no weights, nothing accumulated",
     "concat": "a channel concatenation: no arithmetic",
 }
 
@@ -65,7 +67,7 @@ add_convention(
         "conv + linear multiply-accumulates, bias excluded: torchvision's _ops (labelled GFLOPS) and the "
         "papers' 'multiply-adds' (LeNet's subsample and RBF units included)",
         {op: calc_macs for op in _MAC_OPS},
-        {**{op: _NO_MACS for op in _ALL_LAYER_OPS if op not in _MAC_OPS}, **_MERGES},
+        {**{op: _NO_MACS for op in _ALL_LAYER_OPS if op not in _MAC_OPS}, **modern.MACS_ZERO, **_MERGES},
         pointwise=_NO_MACS,
     )
 )
@@ -90,7 +92,8 @@ def fcm_compress(rec: Record) -> int:
 
 
 def fcm_linear(rec: Record) -> int:
-    """FlopCounterMode addmm/mm: 2*prod(x[:-1])*F_in*F_out, bias excluded."""
+    """FlopCounterMode addmm/mm (a >2-D input is flattened to 2-D first): 2*prod(x[:-1])*F_in*F_out, bias
+    excluded."""
     x = in_shape(rec)
     return 2 * prod(x[:-1]) * x[-1] * int(rec.args["out"])
 
@@ -112,7 +115,7 @@ add_convention(
             "compress": fcm_compress,
             "linear": fcm_linear,
         },
-        {**_FCM_ZERO, **_MERGES},
+        {**_FCM_ZERO, **modern.FCM_ZERO, **_MERGES},
         pointwise=_FCM_NONE,
     )
 )
@@ -143,7 +146,8 @@ def fv_compress(rec: Record) -> int:
 
 
 def fv_linear(rec: Record) -> int:
-    """fvcore linear_flop_jit: numel(x)*F_out, bias excluded."""
+    """fvcore linear_flop_jit (aten::linear, any rank): numel(x)*F_out = prod(leading dims)*F_in*F_out,
+    bias excluded: the true MACs on a channels-last H x W x C input too."""
     return numel_in(rec) * int(rec.args["out"])
 
 
@@ -179,6 +183,7 @@ _FV_ZERO = {
     "subsample": "avg_pool2d, mul and add: " + _FV_UNSUPPORTED,
     "rbf": "sub, mul and sum: " + _FV_UNSUPPORTED,
     "add": "aten::add: " + _FV_UNSUPPORTED,
+    "mul": "aten::mul: " + _FV_UNSUPPORTED,
     "concat": "aten::cat: " + _FV_IGNORED,
 }
 
@@ -187,7 +192,8 @@ add_convention(
         "fvcore",
         "MACs",
         "fvcore FlopCountAnalysis(model.eval(), x).total(): 1 per conv/linear MAC, + BatchNorm (2 per element "
-        "in eval), + adaptive avg pool (1 per input element); string-padded convs count 0",
+        "in eval), + layer/group/instance norm (5 per element, 4 without affine), + adaptive avg pool (1 per "
+        "input element); string-padded convs count 0",
         {
             "conv2d": fv_conv2d,
             "conv_transpose2d": fv_conv_transpose2d,
@@ -195,8 +201,9 @@ add_convention(
             "linear": fv_linear,
             "batchnorm2d": fv_batchnorm2d,
             "adaptive_avgpool2d": fv_adaptive_avgpool2d,
+            **modern.FV_RULES,
         },
-        _FV_ZERO,
+        {**_FV_ZERO, **modern.FV_ZERO},
         {"max_unpool2d": "torch.jit.trace of nn.MaxUnpool2d fails (_unpool_output_size), so fvcore cannot run"},
         pointwise=_FV_UNSUPPORTED,
         live_only=True,
@@ -225,8 +232,9 @@ def ti_compress(rec: Record) -> int:
 
 
 def ti_linear(rec: Record) -> int:
-    """torchinfo, non-Conv class: weight + bias elements, times out[0] = the batch only
-    (extra leading dims of a >=3-D input are ignored)."""
+    """torchinfo, non-Conv class: weight + bias elements, times out[0] = the batch only: F_in*F_out + bias per
+    sample whatever the rank. On an input with leading dims (a channels-last H x W x C map) it therefore
+    undercounts the MACs prod(leading dims)*F_in*F_out by a factor of about prod(leading dims)."""
     return in_shape(rec)[-1] * int(rec.args["out"]) + bias_elems(rec)
 
 
@@ -253,7 +261,9 @@ for _op in ("conv2d", "conv_transpose2d", "compress", "linear", "batchnorm2d", "
     del _TI_ZERO[_op]
 _TI_ZERO["rbf"] = "archcalc's RBF holds its prototypes in a buffer, not a parameter"
 _TI_ZERO["add"] = "archcalc's Add module has no parameters"
+_TI_ZERO["mul"] = "archcalc's Mul module (and x * y in containers) has no parameters"
 _TI_ZERO["concat"] = "archcalc's Concat module (and torch.cat in containers) has no parameters"
+_TI_ZERO.update(modern.TI_ZERO)
 
 _TI_RULES: dict[str, CountRule] = {
     "conv2d": ti_conv2d,
@@ -263,6 +273,7 @@ _TI_RULES: dict[str, CountRule] = {
     "batchnorm2d": ti_batchnorm2d,
     "subsample": ti_subsample,
     "prelu": ti_prelu,
+    **modern.TI_RULES,
 }
 
 add_convention(
@@ -270,7 +281,7 @@ add_convention(
         "torchinfo",
         "MACs",
         "torchinfo summary(...).total_mult_adds: each leaf module's weight+bias elements x its output "
-        "positions (Conv) or x 1 (others): bias and BatchNorm's 2C included",
+        "positions (Conv) or x 1 (others): bias and the norms' 2C included",
         _TI_RULES,
         _TI_ZERO,
         pointwise=_TI_NO_PARAMS,
@@ -284,7 +295,7 @@ add_convention(
         "connections",
         "connections",
         "LeCun's connections (LeNet-5 paper, 1998): (inputs per unit + 1 for the bias) x units, pooling windows included",
-        {op: calc_connections for op in _ALL_LAYER_OPS},
+        {op: calc_connections for op in (*_ALL_LAYER_OPS, *modern.LAYER_OPS)},
         dict(_MERGES),
         pointwise=calc_connections,
     )
