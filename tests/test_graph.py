@@ -189,9 +189,18 @@ def test_no_analysis_module_imports_a_renderer() -> None:
 
 
 def test_records_keep_their_tree_links(spec_name: str) -> None:
-    """Each record names its enclosing block record; the links rebuild the dotted paths."""
+    """Each record names its enclosing block record; the links rebuild the dotted paths: a record is named
+    under its parent's module path, which skips flat containers (a flat container itself is named under
+    its parent's logical path)."""
     report = analyze(spec_name)
-    blocks = {r.path for r in report.blocks}
+    blocks = {r.path: r for r in report.blocks}
+
+    def module_path(path: str) -> str:
+        while path and blocks[path].flat:
+            path = blocks[path].parent
+        return path
+
     for rec in report.records:
         assert rec.parent == "" or rec.parent in blocks, rec.path
-        assert rec.path.startswith(rec.parent + ".") if rec.parent else "." not in rec.path or rec.depth == 0
+        base = rec.parent if rec.flat else module_path(rec.parent)
+        assert rec.path == (f"{base}.{rec.name}" if base else rec.name), rec.path

@@ -16,7 +16,7 @@ from archcalc.analysis.report import COUNT_KEYS, Record, Report, gc_paused
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import LAYER, Graph, Scope
 from archcalc.ops import OPS
-from archcalc.ops.layers import merge_add, merge_concat
+from archcalc.ops.layers import MERGES
 from archcalc.ops.symbolic import ExplainMath, Sym, lift
 
 LABELS = {
@@ -81,6 +81,9 @@ class Derivation:
     steps: list[Step] = field(default_factory=list)  # named intermediates: H_out, W_out, ...
     counts: dict[str, Step] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # the spec expressions behind its arguments: (path of the record they were written on, expr.Derived);
+    # a layer asked for by name also gets its enclosing blocks' (their block args, repeat counts), outermost first
+    derived: list[tuple[str, Any]] = field(default_factory=list)
 
     def count(self, key: str) -> Step:
         """The step for a count key; 'flops' is derived as 2*MACs."""
@@ -115,6 +118,7 @@ class Derivation:
             "steps": [s.to_dict() for s in self.steps],
             "counts": {k: s.to_dict() for k, s in self.counts.items()},
             "notes": list(self.notes),
+            "derived": [{"path": path, **x.to_dict()} for path, x in self.derived],
         }
 
 
@@ -171,6 +175,7 @@ def explain_layer(rec: Record) -> Derivation:
         counts,
     )
     d.notes = list(dict.fromkeys(m.notes))
+    d.derived = [(rec.path, x) for x in rec.derived]
     _verify(d, rec)
     return d
 
@@ -204,13 +209,14 @@ def explain_block(rec: Record, report: Report) -> Derivation:
     if rec.merged:
         m = ExplainMath()
         kind = _merge_kind(scope, report)
-        res = merge_add(rec.merged, m) if kind == "add" else merge_concat(rec.merged, m)
+        res = MERGES[kind](rec.merged, m)
         d.steps, d.shape_formula = _shape_steps(res.shape, m)
         d.summary = f"merge: {kind}"
         d.notes = [f"{kind} of {len(rec.merged)} inputs", *m.notes]
     else:
         d.shape_formula = "the output of its last entry"
     d.counts = _sums(inside, f"{len(inside)} layers in {rec.path}")
+    d.derived = [(rec.path, x) for x in rec.derived]
     _verify(d, rec)
     return d
 
@@ -259,8 +265,21 @@ def explain(report: Report, layer: str | None = None) -> list[Derivation]:
     else:
         recs = [] if layer == "total" else report.records
     out = [explain_layer(r) if r.kind == "layer" else explain_block(r, report) for r in recs]
+    if recs and layer is not None:
+        out[0].derived[:0] = _enclosing(report, recs[0])
     if layer is None or layer == "total":
         out.append(explain_total(report))
+    return out
+
+
+def _enclosing(report: Report, rec: Record) -> list[tuple[str, Any]]:
+    """The derived values of the blocks around a record (a block use's args, a repeat count), outermost first."""
+    out: list[tuple[str, Any]] = []
+    parent = rec.parent
+    while parent:
+        up = report[parent]
+        out[:0] = [(up.path, x) for x in up.derived]
+        parent = up.parent
     return out
 
 

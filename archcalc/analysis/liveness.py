@@ -64,7 +64,7 @@ def tables(graph: Graph) -> Tables:
             _lifetimes(graph, s, ent, sides, alias, t)
         elif kind == PARALLEL:
             merge = graph.nodes[graph.nodes[s.exit].inputs[0]]
-            t.add3 = merge.op == "add" and len(merge.inputs) > 2
+            t.add3 = merge.op in ("add", "mul") and len(merge.inputs) > 2
         out.append(t)
     return Tables(out, ent.pos, layer_keys, alias)
 

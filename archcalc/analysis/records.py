@@ -17,7 +17,7 @@ from archcalc.graph.interp import Interpreter
 from archcalc.graph.ir import GNode, Graph
 from archcalc.graph.lower import lower
 from archcalc.ops import OPS, prod
-from archcalc.ops.layers import merge_add, merge_concat
+from archcalc.ops.layers import MERGES
 from archcalc.ops.symbolic import FAST
 
 InputArg = str | tuple[int, ...] | list[int] | None
@@ -79,7 +79,7 @@ def located(graph: Graph, node: GNode, err: ArchcalcError) -> ArchcalcError:
 
 def merge_shape(graph: Graph, node: GNode, how: str, shapes: Sequence[Shape]) -> Shape:
     try:
-        out = merge_concat(shapes, FAST) if how == "concat" else merge_add(shapes, FAST)
+        out = MERGES[how](shapes, FAST)
     except ShapeError as err:
         raise located(graph, node, err) from None
     return tuple(int(d) for d in out.shape)
@@ -153,7 +153,9 @@ class ShapeProp(Interpreter[Shape]):
         s = self.graph.scopes[node.scope]
         x = args[0]
         rec = Record(s.path, s.name, s.block or s.kind, "block", s.depth, s.line, x, (), Counts(), block=s.block)
+        rec.flat = s.flat
         rec.parent = self.open[-1].path if self.open else ""
+        rec.derived = s.derived
         if s.depth >= 0:
             self.records.append(rec)
         else:
@@ -192,7 +194,8 @@ class ShapeProp(Interpreter[Shape]):
         self.open[-1].counts.add(counts)
         inp: Shape | list[Shape] = list(args) if opdef.many_inputs else args[0]
         s = self.graph.scopes[node.scope]
-        rec = Record(node.path, node.name, node.op, "layer", s.depth + 1, node.line, inp, shape, counts, node.args)
+        rec = Record(node.path, node.name, node.op, "layer", s.inner_depth, node.line, inp, shape, counts, node.args)
         rec.parent = s.path
+        rec.derived = node.derived
         self.records.append(rec)
         return shape

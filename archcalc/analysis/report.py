@@ -57,6 +57,8 @@ class Record:
     block: str = ""
     merged: list[Shape] = field(default_factory=list)  # block: the shapes its merge combined
     parent: str = ""  # the enclosing block record's path ("" at the top level): the record tree's link
+    derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (frontend/expr.Derived), for explain
+    flat: bool = False  # a flat container: a logical scope with no torch module of its own (spec 'flat')
 
     def __getattr__(self, key: str) -> int:
         # report["C1"].params etc.: count fields read straight through

@@ -196,7 +196,9 @@ class SizePass(Interpreter[Shape]):
         if self.t.alias[node.index]:
             return Summary(shape, counts, 0, 0, 0)
         size = counts[5]
-        extra = size if node.op == "add" and len(args) > 2 else 0  # a + b + c: the old partial sum is alive too
+        extra = (
+            size if node.op in ("add", "mul") and len(args) > 2 else 0
+        )  # a + b + c: the old partial sum is alive too
         return Summary(shape, counts, size + extra, size, size + extra)
 
     def merge(self, node: GNode, args: Sequence[Shape]) -> Shape:

@@ -33,6 +33,9 @@ ENTRY_KEYS = {
     "from": "read this earlier layer (or list of layers) instead of the previous one",
     "when": "keep the entry only when this is true (usually a $param)",
     "side": "a side output (e.g. an auxiliary head): the next entry does not read it",
+    "flat": "a container whose layers join the enclosing module's names (torchvision-style module paths)",
+    "index_from": "with repeat: the copies are named index_from, index_from+1, ... (default 0)",
+    "name_prefix": "with repeat: text before each copy's number (denselayer -> denselayer1, denselayer2, ...)",
     "doc": "free text",
 }
 CONTAINER_KEYS = ("op", "layers", "branches", "block")
@@ -55,9 +58,11 @@ class Node:
     children: list[Node] = field(default_factory=list)
     sources: list[str] | None = None  # resolved paths; None reads the previous entry
     side: bool = False
+    derived: tuple[Any, ...] = field(default=(), repr=False, compare=False)  # its expressions (expr.Derived)
     merge: str = ""  # parallel: concat | add
     feed: str = "chain"  # seq: chain | dense
     block: str = ""
+    flat: bool = False  # a container whose children's paths skip its name (its own path stays logical)
     # op nodes: a hashable key of the op and its raw argument values; nodes with equal keys have equal
     # args, so the calculator may reuse a rule's result for the same input (None: never reuse)
     key: Any = field(default=None, repr=False, compare=False)
@@ -83,6 +88,11 @@ class Ctx:
         return ArchcalcError(msg, file=self.spec.file, line=line, layer=layer)
 
     def add_path(self, path: str, line: int) -> None:
+        if path in self.paths:  # only flat containers can bring two equal names into one module
+            head, _, name = path.rpartition(".")
+            where = f"'{head}'" if head else "the top level"
+            msg = f"the name '{name}' is used twice in {where} (a flat container's layers share its parent's names)"
+            raise self.fail(msg, line, path)
         self.paths.add(path)
         if len(self.paths) > MAX_ENTRIES:
             raise self.fail(f"the spec expands to more than {MAX_ENTRIES:,} layers and containers", line, path)
@@ -114,7 +124,9 @@ def expand(spec: Spec, params: dict[str, Any]) -> Node:
     return root
 
 
-def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Node]:
+def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any], logical: str | None = None) -> list[Node]:
+    """Expand a list; ``prefix`` is the module path of its entries, ``logical`` the path of the container
+    that holds the list (they differ inside a flat container, whose own name is not a module level)."""
     if not isinstance(items, list):
         raise ctx.fail("expected a list of layers", getattr(items, "line", None), prefix or None)
     nodes: list[Node] = []
@@ -126,7 +138,8 @@ def _entries(ctx: Ctx, items: Any, prefix: str, env: dict[str, Any]) -> list[Nod
             )
         label = raw.get("name", index)  # for messages only; the name is validated in _entry
         entry = substitute(ctx, raw, env, raw.line, f"{prefix}.{label}" if prefix else str(label))
-        node = _entry(ctx, entry, prefix, str(index), env)
+        # an unnamed entry is named by its position among the kept entries, as nn.Sequential numbers them
+        node = _entry(ctx, entry, prefix, str(len(nodes)), env, prefix if logical is None else logical)
         if node is not None:
             nodes.append(node)
     return nodes
@@ -159,7 +172,7 @@ def _feed(ctx: Ctx, e: LMap, path: str) -> str:
     return str(feed)
 
 
-def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> Node | None:
+def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any], logical: str) -> Node | None:
     # name, kind, when and side depend on the entry alone; a shared (substituted) entry checks them once
     hit = ctx.statics.get((id(e), index))
     if hit is not None:
@@ -174,11 +187,20 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any]) -> N
     if name in ctx.scopes[-1]:
         raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
     sources = _sources(ctx, e, path)
+    flat = _flat(ctx, e, kind, path)
+    inner = prefix if flat else path  # the module prefix of the container's children
+    if flat:  # a logical level only: named under its logical parent, outside the module namespace
+        path = _join(logical, name)
     if "repeat" in e:
-        node = _repeat(ctx, e, path, name, kind, env)
+        node = _repeat(ctx, e, path, name, kind, env, inner)
     else:
-        node = _single(ctx, e, path, name, kind, env, e.get("args", {}))
+        for key in ("index_from", "name_prefix"):
+            if key in e:
+                raise ctx.fail(f"'{key}' only applies together with 'repeat'", e.line_of(key), path)
+        node = _single(ctx, e, path, name, kind, env, e.get("args", {}), inner=inner)
+    node.flat = flat
     node.sources = sources
+    node.derived = e.derived  # the op args or block args its expressions computed, for explain
     if side is None:
         node.side = _flag(ctx, e, "side", path)
         ctx.statics[(id(e), index)] = (e, name, kind, when, node.side)
@@ -193,7 +215,9 @@ def _statics(ctx: Ctx, e: LMap, prefix: str, index: str) -> tuple[str, str, str,
     name = e.get("name", index)
     if not isinstance(name, (str, int)) or not NAME_RE.match(str(name)):
         raise ctx.fail(
-            f"layer name {show(name)} must be an identifier (letters, digits, _)", e.line_of("name"), prefix or None
+            f"layer name {show(name)} must be an identifier (letters, digits, _, and - after the first)",
+            e.line_of("name"),
+            prefix or None,
         )
     name = str(name)
     path = f"{prefix}.{name}" if prefix else name
@@ -202,6 +226,19 @@ def _statics(ctx: Ctx, e: LMap, prefix: str, index: str) -> tuple[str, str, str,
     if not isinstance(when, bool):
         raise ctx.fail(f"'when' must be true or false (a $param), got {describe(when)}", e.line_of("when"), path)
     return name, path, kind, when
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _flat(ctx: Ctx, e: LMap, kind: str, path: str) -> bool:
+    flat = _flag(ctx, e, "flat", path)
+    if flat and kind == "op" and "repeat" not in e:
+        raise ctx.fail(
+            "'flat' applies to containers (layers, branches, block, repeat), not to one op", e.line_of("flat"), path
+        )
+    return flat
 
 
 def _flag(ctx: Ctx, e: LMap, key: str, path: str) -> bool:
@@ -237,11 +274,22 @@ def _resolve(ctx: Ctx, ref: str, line: int, path: str) -> str:
     raise ctx.fail(f"'from: {ref}' does not name a layer defined earlier", line, path)
 
 
-def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any]) -> Node:
+def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], inner: str) -> Node:
     try:
         n = pos_int(e["repeat"])
     except ArgError as err:
         raise ctx.fail(f"repeat: {err}", e.line_of("repeat"), path) from None
+    start, head = e.get("index_from", 0), e.get("name_prefix", "")
+    if not isinstance(head, str) or (head and not NAME_RE.match(f"{head}0")):
+        raise ctx.fail(
+            f"name_prefix must be the start of a layer name, got {describe(head)}", e.line_of("name_prefix"), path
+        )
+    if type(start) is not int or not 0 <= start <= MAX_ENTRIES:
+        raise ctx.fail(
+            f"index_from must be a whole number from 0 to {MAX_ENTRIES:,}, got {describe(start)}",
+            e.line_of("index_from"),
+            path,
+        )
     if n > MAX_ENTRIES:
         raise ctx.fail(f"repeat: {n:,} copies is more than the limit of {MAX_ENTRIES:,}", e.line_of("repeat"), path)
     feed = _feed(ctx, e, path)
@@ -252,11 +300,11 @@ def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, A
     node = Node(path=path, name=name, kind="seq", line=e.line, feed=feed)
     with ctx.scope(path):
         for i in range(n):
-            sub = f"{path}.{i}"
+            sub = _join(inner, f"{head}{start + i}")
             args = {**e.get("args", {}), **first} if i == 0 and kind == "block" else e.get("args", {})
             entry = e if i or kind != "op" else _merged(e, first)
-            child = _single(ctx, entry, sub, str(i), kind, env, args, copy=True)
-            ctx.scopes[-1][str(i)] = sub
+            child = _single(ctx, entry, sub, f"{head}{start + i}", kind, env, args, copy=True)
+            ctx.scopes[-1][f"{head}{start + i}"] = sub
             ctx.add_path(sub, e.line)
             node.children.append(child)
     return node
@@ -279,13 +327,22 @@ def _merged(e: LMap, first: LMap) -> LMap:
 
 
 def _single(
-    ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], args: Any, copy: bool = False
+    ctx: Ctx,
+    e: LMap,
+    path: str,
+    name: str,
+    kind: str,
+    env: dict[str, Any],
+    args: Any,
+    copy: bool = False,
+    inner: str | None = None,
 ) -> Node:
     # a repeat's copies are chains: its 'feed' wires the copies, not the layers inside each copy
     if kind == "op":
         return _op(ctx, e, path, name)
+    inner = path if inner is None else inner
     if kind == "block":
-        return _block(ctx, e, path, name, args)
+        return _block(ctx, e, path, name, args, inner)
     ctx.depth += 1
     if ctx.depth > 64:
         raise ctx.fail("layers are nested more than 64 deep", e.line, path)
@@ -293,38 +350,51 @@ def _single(
         if kind == "layers":
             node = Node(path=path, name=name, kind="seq", line=e.line, feed="chain" if copy else _feed(ctx, e, path))
             with ctx.scope(path):
-                node.children = _entries(ctx, e["layers"], path, env)
+                node.children = _entries(ctx, e["layers"], inner, env, path)
             return node
-        return _parallel(ctx, e, path, name, env)
+        return _parallel(ctx, e, path, name, env, inner)
     finally:
         ctx.depth -= 1
 
 
-def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any]) -> Node:
+def _parallel(ctx: Ctx, e: LMap, path: str, name: str, env: dict[str, Any], inner: str) -> Node:
     branches, merge = e["branches"], e.get("merge")
     if not isinstance(branches, LMap) or not branches:
         raise ctx.fail("'branches' must map branch names to lists of layers", e.line_of("branches"), path)
-    if merge not in ("concat", "add"):
+    if merge not in ("concat", "add", "mul"):
         raise ctx.fail(
-            f"branches need merge: concat or add, got {describe(merge)}",
+            f"branches need merge: concat, add or mul, got {describe(merge)}",
             e.line_of("merge") if "merge" in e else e.line,
             path,
         )
     node = Node(path=path, name=name, kind="parallel", line=e.line, merge=str(merge))
     with ctx.scope(path):
         for bname, items in branches.items():
-            bpath = f"{path}.{bname}"
             if not NAME_RE.match(bname):
                 raise ctx.fail(f"branch name '{bname}' must be an identifier", branches.line_of(bname), path)
-            branch = Node(path=bpath, name=bname, kind="seq", line=branches.line_of(bname))
+            items, flat = _branch_body(ctx, items, _join(inner, bname))
+            bpath = _join(path if flat else inner, bname)
+            branch = Node(path=bpath, name=bname, kind="seq", line=branches.line_of(bname), flat=flat)
             with ctx.scope(bpath):
-                branch.children = _entries(ctx, items if items is not None else [], bpath, env)
+                branch.children = _entries(ctx, items, inner if flat else bpath, env, bpath)
             ctx.add_path(bpath, branches.line_of(bname))
             node.children.append(branch)
     return node
 
 
-def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
+def _branch_body(ctx: Ctx, items: Any, bpath: str) -> tuple[Any, bool]:
+    """A branch is a list of layers, or a mapping {layers: [...], flat: true, doc: ...}."""
+    if items is None:
+        return [], False
+    if not isinstance(items, LMap):
+        return items, False
+    for key in items:
+        if key not in ("layers", "flat", "doc"):
+            raise ctx.fail(f"unknown key '{key}' in branch (expected layers, flat, doc)", items.line_of(key), bpath)
+    return items.get("layers", []), _flag(ctx, items, "flat", bpath)
+
+
+def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any, inner: str) -> Node:
     bname = e["block"]
     block = ctx.spec.blocks.get(bname) if isinstance(bname, str) else None
     if block is not None and not isinstance(block, LMap):
@@ -364,7 +434,7 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any) -> Node:
     kind = "branches" if "branches" in body else "layers"
     if kind not in body:
         raise ctx.fail(f"block '{bname}' needs 'layers' or 'branches'", block.line, path)
-    node = _single(ctx, body, path, name, kind, env, {})
+    node = _single(ctx, body, path, name, kind, env, {}, inner=inner)
     node.block = bname
     return node
 

@@ -18,12 +18,32 @@ from archcalc.ops import OPS
 
 PARAM_REF = {"$ref": "#/$defs/param"}
 # keys an op entry may carry beside its arguments (expand._op rejects the others)
-OP_ENTRY_KEYS = ("name", "op", "from", "when", "side", "doc", "repeat", "first", "feed")
-NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$"
+OP_ENTRY_KEYS = (
+    "name",
+    "op",
+    "from",
+    "when",
+    "side",
+    "doc",
+    "repeat",
+    "first",
+    "feed",
+    "flat",
+    "index_from",
+    "name_prefix",
+)
+NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_-]*$|^[0-9]+$"
+MERGES = ("concat", "add", "mul")
+_BRANCH = {
+    "type": "object",
+    "description": "a branch written as a mapping, e.g. to make it flat",
+    "properties": {"layers": {"$ref": "#/$defs/layers"}, "flat": {"type": "boolean"}, "doc": {"type": "string"}},
+    "additionalProperties": False,
+}
 
 
 def _p(schema: dict[str, Any]) -> dict[str, Any]:
-    """A value that may also be a whole-value '$param' substitution."""
+    """A value that may also be a '$param' substitution or an expression over params."""
     return {"anyOf": [schema, PARAM_REF]}
 
 
@@ -35,9 +55,9 @@ def _entry_props() -> dict[str, dict[str, Any]]:
         "layers": {"$ref": "#/$defs/layers"},
         "branches": {
             "type": "object",
-            "additionalProperties": {"anyOf": [{"$ref": "#/$defs/layers"}, {"type": "null"}]},
+            "additionalProperties": {"anyOf": [{"$ref": "#/$defs/layers"}, {"type": "null"}, _BRANCH]},
         },
-        "merge": _p({"enum": ["concat", "add"]}),
+        "merge": _p({"enum": list(MERGES)}),
         "block": {"type": "string"},
         "args": {"type": "object"},
         "repeat": _p({"type": "integer", "minimum": 1}),
@@ -47,6 +67,9 @@ def _entry_props() -> dict[str, dict[str, Any]]:
         "when": _p({"type": "boolean"}),
         "side": _p({"type": "boolean"}),
         "doc": {"type": "string"},
+        "flat": {"type": "boolean"},
+        "index_from": _p({"type": "integer", "minimum": 0}),
+        "name_prefix": {"type": "string"},
     }
     missing = set(ENTRY_KEYS) ^ set(schemas)
     if missing:  # a new entry key must get a schema here
@@ -124,6 +147,7 @@ def _header() -> dict[str, dict[str, Any]]:
         "layers": {"$ref": "#/$defs/layers", "minItems": 1},
         "published": {"type": "object"},
         "notes": {"type": "string"},
+        "extends": {"type": "string"},
     }
     missing = set(HEADER_KEYS) ^ set(schemas)
     if missing:
@@ -138,14 +162,15 @@ def spec_schema() -> dict[str, Any]:
         "title": "archcalc network spec",
         "description": "A CNN architecture for archcalc: header keys, reusable blocks and the layer list.",
         "type": "object",
-        "required": ["name", "input", "layers"],
+        "anyOf": [{"required": ["name", "input", "layers"]}, {"required": ["name", "extends"]}],
         "properties": _header(),
         "additionalProperties": False,
         "$defs": {
             "param": {
                 "type": "string",
-                "pattern": "^\\$[A-Za-z_][A-Za-z0-9_]*$",
-                "description": "whole-value substitution of a spec or block parameter",
+                "pattern": "\\$",
+                "description": "a spec or block parameter ($width), or an exact expression over them "
+                "($c * $t, make_divisible($c * $width, 8), $stride == 1 and not $project)",
             },
             "layers": {"type": "array", "items": {"$ref": "#/$defs/entry"}},
             "entry": _entry(),

@@ -21,8 +21,10 @@ HEADER_KEYS = {
     "layers": "the network, in forward order",
     "published": "published numbers for this network, asserted by the tests",
     "notes": "free text",
+    "extends": "a bundled spec (or a spec file beside this one) whose blocks and layers this variant reuses",
 }
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z|^[0-9]+\Z")
+MAX_EXTENDS = 8  # a chain of variants deeper than this is refused (it also stops a cycle)
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\Z|^[0-9]+\Z")  # '-' as in torchvision's RegNet 'block1-0'
 _INPUT_RE = re.compile(r"[0-9]+(?:[xX][0-9]+){0,2}", re.ASCII)
 
 
@@ -70,13 +72,15 @@ def resolve_path(ref: str) -> tuple[Path, str]:
     raise ArchcalcError(f"unknown spec '{ref}'{hint}")
 
 
-def load_spec(ref: str) -> Spec:
+def load_spec(ref: str, *, _depth: int = 0) -> Spec:
     path, display = resolve_path(ref)
     doc = load_text(read_text(path, display=display), file=display)
-    return parse_spec(doc, display)
+    return parse_spec(doc, display, here=path.parent, _depth=_depth)
 
 
-def parse_spec(doc: Any, file: str) -> Spec:
+def parse_spec(doc: Any, file: str, *, here: Path | None = None, _depth: int = 0) -> Spec:
+    if isinstance(doc, LMap) and "extends" in doc:
+        return _variant(doc, file, here, _depth)
     if not isinstance(doc, LMap):
         raise ArchcalcError("a spec must be a YAML mapping with name, input and layers", file=file, line=1)
     for key in doc:
@@ -109,6 +113,48 @@ def parse_spec(doc: Any, file: str) -> Spec:
         blocks=blocks,
         layers=layers,
         file=file,
+        published=dict(published),
+        raw=doc,
+    )
+
+
+def _variant(doc: LMap, file: str, here: Path | None, depth: int) -> Spec:
+    """A spec that reuses a base spec's blocks and layers, with its own header and param values."""
+    line = doc.line_of("extends")
+    ref = doc["extends"]
+    if not isinstance(ref, str) or not ref:
+        raise ArchcalcError("'extends' must name a bundled spec or a spec file", file=file, line=line)
+    for key in doc:
+        if key not in HEADER_KEYS or key in ("layers", "blocks"):
+            msg = f"'{key}' cannot be given with 'extends' (the base spec gives the blocks and layers)"
+            raise ArchcalcError(msg, file=file, line=doc.line_of(key))
+    if "name" not in doc:
+        raise ArchcalcError("missing required key 'name'", file=file, line=doc.line)
+    if depth >= MAX_EXTENDS:
+        raise ArchcalcError(f"'extends' chains more than {MAX_EXTENDS} specs (a cycle?)", file=file, line=line)
+    local = here / ref if here is not None and ref.endswith((".yaml", ".yml")) else None
+    base = load_spec(str(local) if local is not None and local.is_file() else ref, _depth=depth + 1)
+    params = doc.get("params", LMap())
+    if not isinstance(params, LMap):
+        raise ArchcalcError("'params' must be a mapping of name to default", file=file, line=doc.line_of("params"))
+    for key in params:
+        if key not in base.params:
+            known = ", ".join(base.params) or "none"
+            msg = f"'{key}' is not a parameter of the base spec '{ref}' (it has: {known})"
+            raise ArchcalcError(msg, file=file, line=params.line_of(key))
+    published = doc.get("published", {})
+    if not isinstance(published, dict):
+        raise ArchcalcError("'published' must be a mapping", file=file, line=doc.line_of("published"))
+    inp = parse_input(doc["input"], file=file, line=doc.line_of("input")) if "input" in doc else base.input
+    return Spec(
+        name=_text(doc, "name", file),
+        title=_text(doc, "title", file, str(doc["name"])),
+        source=_text(doc, "source", file, base.source),
+        input=inp,
+        params={**base.params, **params},
+        blocks=base.blocks,
+        layers=base.layers,
+        file=base.file,  # the layers' line numbers are the base file's
         published=dict(published),
         raw=doc,
     )

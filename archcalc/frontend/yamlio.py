@@ -26,6 +26,8 @@ _TEXT_NOT = {_TAG + "timestamp", _TAG + "value"}
 class LMap(dict[str, Any]):
     """A mapping that remembers its own line and the line of each key."""
 
+    derived: tuple[Any, ...] = ()  # a substituted copy: the expressions it evaluated (frontend/params.py)
+
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.line = 0
@@ -39,6 +41,7 @@ class LList(list[Any]):
     """A sequence that remembers its line."""
 
     line: int = 0
+    derived: tuple[Any, ...] = ()  # a substituted copy: the expressions it evaluated (frontend/params.py)
 
 
 class _LineLoader(_Loader):  # type: ignore[misc]

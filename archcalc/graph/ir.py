@@ -33,6 +33,7 @@ class GNode:
     args: dict[str, Any] = field(default_factory=dict)
     refs: dict[str, int] = field(default_factory=dict)  # args that name another node (an unpool's pool)
     key: Any = None  # hashable op+args key: equal keys, equal rule results for equal inputs (None: never reuse)
+    derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (frontend/expr.Derived)
 
 
 @dataclass(slots=True, eq=False)
@@ -48,7 +49,17 @@ class Scope:
     enter: int = -1  # its 'in' node
     exit: int = -1  # its 'out' node
     dense: bool = False
-    merged: tuple[int, ...] = ()  # parallel: the branch outputs; dense: the input and every entry's output
+    flat: bool = False  # its children's module paths skip its name (no torch module of its own)
+    merged: tuple[int, ...] = ()
+
+    @property
+    def inner_depth(self) -> int:
+        """Its children's record depth: module levels, as named_modules() counts them (flat adds none)."""
+        return (
+            self.depth if self.flat else self.depth + 1
+        )  # parallel: the branch outputs; dense: the input and every entry's output
+
+    derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (a block use's args, a repeat count)
 
 
 @dataclass(slots=True, eq=False)

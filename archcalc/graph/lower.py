@@ -47,7 +47,9 @@ class _Lowering:
             raise self.fail(f"a {node.kind} container reads one input, got {len(src)}", node)
         g = self.graph
         s = Scope(len(g.scopes), node.path, node.name, node.kind, node.block, node.line, parent, depth)
+        s.flat = node.flat
         g.scopes.append(s)
+        s.derived = node.derived
         s.enter = self.add(IN, f"{node.path}@in", src, s.index, node.line).index
         if node.kind == "parallel":
             last = self.parallel(node, s)
@@ -71,7 +73,7 @@ class _Lowering:
         return prev
 
     def parallel(self, node: Node, s: Scope) -> int:
-        outs = tuple(self.scope(b, s.index, s.depth + 1, (s.enter,)) for b in node.children)
+        outs = tuple(self.scope(b, s.index, s.inner_depth, (s.enter,)) for b in node.children)
         s.merged = outs
         return self.add(MERGE, f"{node.path}@merge", outs, s.index, node.line, node.merge).index
 
@@ -94,9 +96,10 @@ class _Lowering:
 
     def entry(self, child: Node, s: Scope, src: tuple[int, ...]) -> int:
         if child.kind != "op":
-            return self.scope(child, s.index, s.depth + 1, src)
+            return self.scope(child, s.index, s.inner_depth, src)
         layer = self.add(LAYER, child.path, src, s.index, child.line, child.op)
         layer.name, layer.args, layer.key = child.name, child.args, child.key
+        layer.derived = child.derived
         for arg in OPS[child.op].refs:
             layer.refs[arg] = self.source(child, child.args[arg])
         return layer.index

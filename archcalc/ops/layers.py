@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from archcalc.errors import ShapeError
@@ -152,10 +152,10 @@ def softmax(a: Args, x: Shape, m: Any) -> Out:
 _same(
     "dropout",
     "torch.nn.Dropout; identity at inference.",
-    {"p": Arg(PROB, 0.5)},
+    {"p": Arg(PROB, 0.5), "inplace": Arg(BOOL, False)},
     pointwise=True,
     alias=_always,
-    build=lambda k, a, rec: k.nn.Dropout(a["p"]),
+    build=lambda k, a, rec: k.nn.Dropout(a["p"], a["inplace"]),
 )
 _same("identity", "torch.nn.Identity.", pointwise=True, alias=_always, build=lambda k, a, rec: k.nn.Identity())
 
@@ -198,15 +198,37 @@ def merge_concat(xs: Sequence[Shape], m: Any, dim: int = 1) -> Out:
     return Out(shape=(*first[: dim - 1], size, *first[dim:]))
 
 
-def merge_add(xs: Sequence[Shape], m: Any) -> Out:
-    """Elementwise sum; shapes must be equal (archcalc refuses torch's silent broadcasting)."""
-    for x in xs[1:]:
-        if len(x) != len(xs[0]) or any(int(p) != int(q) for p, q in zip(x, xs[0], strict=True)):
+def broadcast(xs: Sequence[Shape], what: str) -> Shape:
+    """torch's broadcasting: align the shapes on the right; each dim is equal, or 1 and stretched."""
+    rank = max(len(x) for x in xs)
+    out = []
+    for i in range(rank):
+        dims = {int(x[len(x) - rank + i]) for x in xs if len(x) - rank + i >= 0}
+        big = dims - {1}
+        if len(big) > 1:
             shapes = ", ".join(fmt_shape(s) for s in xs)
-            raise ShapeError(f"add needs equal shapes, got {shapes}")
+            raise ShapeError(f"{what} needs shapes that broadcast (equal, or 1 in a dim), got {shapes}")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+def merge_add(xs: Sequence[Shape], m: Any, what: str = "add") -> Out:
+    """Elementwise sum (or product), with torch's broadcasting: [C,1,1] with [C,H,W] gives [C,H,W]."""
+    shape = broadcast(xs, what)
     if m.symbolic:
-        m.note(f"elementwise sum of {len(xs)} inputs of equal shape {fmt_shape(xs[0])}: the shape is unchanged")
-    return Out(shape=xs[0])
+        kind = "sum" if what == "add" else "product"
+        same = all(tuple(x) == shape for x in xs)
+        how = (
+            f"of equal shape {fmt_shape(shape)}: the shape is unchanged"
+            if same
+            else (f"{', '.join(fmt_shape(x) for x in xs)}: broadcast (dims of 1 stretch) to {fmt_shape(shape)}")
+        )
+        m.note(f"elementwise {kind} of {len(xs)} inputs {how}")
+    return Out(shape=shape)
+
+
+def merge_mul(xs: Sequence[Shape], m: Any) -> Out:
+    return merge_add(xs, m, "mul")
 
 
 @declare("concat", {"dim": Arg(POS_INT, 1)}, many_inputs=True, build=lambda k, a, rec: k.M.Concat(a["dim"]))
@@ -217,8 +239,40 @@ def concat(a: Args, xs: list[Shape], m: Any) -> Out:
 
 @declare("add", {}, many_inputs=True, build=lambda k, a, rec: k.M.Add())
 def add(a: Args, xs: list[Shape], m: Any) -> Out:
-    """Elementwise sum of the listed inputs (equal shapes); no params, no MACs."""
+    """Elementwise sum of the listed inputs (torch's broadcasting); no params, no MACs."""
     return merge_add(xs, m)
+
+
+@declare("mul", {}, many_inputs=True, build=lambda k, a, rec: k.M.Mul())
+def mul(a: Args, xs: list[Shape], m: Any) -> Out:
+    """Elementwise product of the listed inputs (torch's broadcasting, e.g. a squeeze-excitation scale
+    [C,1,1] times [C,H,W]); no params; no MACs (a product with nothing accumulated)."""
+    return merge_mul(xs, m)
+
+
+MERGES: dict[str, Callable[[Sequence[Shape], Any], Out]] = {"concat": merge_concat, "add": merge_add, "mul": merge_mul}
+
+
+@declare(
+    "layer_scale",
+    {"init": Arg(NUMBER, 1e-6, doc="initial value of every scale")},
+    summary=lambda a: f"init {a['init']:g}",
+    pointwise=True,
+    build=lambda k, a, rec: k.M.layer_scale(rec.input_shape, a["init"]),
+)
+def layer_scale(a: Args, x: Shape, m: Any) -> Out:
+    """A learnable scale per channel (dim 0 of the sample), as ConvNeXt's CNBlock.layer_scale: its
+    parameter, of shape [C,1,1] for a CxHxW input, is registered on the enclosing module under the
+    layer's own name (torchvision's key ``features.1.0.layer_scale``), not on a module of its own.
+
+    params = C; no buffers; no MACs (a product with nothing accumulated).
+    """
+    if not x:
+        raise ShapeError("layer_scale needs an input with at least one dimension")
+    c = x[0]
+    if m.symbolic:
+        m.note(f"one learnable scale per channel, broadcast over the other dims: params = C = {c}")
+    return Out(shape=x, params=c)
 
 
 @declare(

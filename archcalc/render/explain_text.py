@@ -36,14 +36,20 @@ def heading(d: Derivation) -> str:
 
 
 def tail(d: Derivation) -> list[str]:
-    """Shape formula, zero counts and the rule's notes, as short sentences."""
-    out = []
+    """Shape formula, zero counts and the rule's notes, as short sentences (after the derived values)."""
+    out = [derived_text(d, path, x) for path, x in d.derived]
     if d.kind == "layer" and any(ch.isalpha() for ch in d.shape_formula):
         out.append(f"output {shape_text(d.output_shape)} = {d.shape_formula}")
     zeros = d.zero_counts()
     if zeros and d.kind == "layer":
         out.append(f"{', '.join(zeros)}: 0")
     return out + d.notes
+
+
+def derived_text(d: Derivation, path: str, x: Any) -> str:
+    """A spec expression's value: 'derived: out = $c * $t = 16 * 6 = 96' ('derived in <block>:' for a block's)."""
+    where = "" if path == d.path else f" in {path}"
+    return f"derived{where}: {x.text()}"
 
 
 def to_markdown(report: Report, ds: list[Derivation]) -> str:
@@ -64,6 +70,8 @@ def to_grid(report: Report, ds: list[Derivation]) -> Grid:
     """One row per number: layer, quantity, value, formula, substituted (whole, never clipped)."""
     rows = []
     for d in ds:
+        for path, x in d.derived:
+            rows.append([path, f"derived {x.name}", x.value_text(), x.expr, x.substituted])
         for s in [*d.steps, *d.counts.values()]:
             rows.append([d.path, s.name, str(s.value), s.formula, s.substituted])
     cols = ["layer", "quantity", "value", "formula", "substituted"]

@@ -76,7 +76,8 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
     for rec in report.records:
         if depth is not None and rec.depth > depth:
             continue
-        counted = not (rec.kind == "block" and (depth is None or rec.depth < depth))
+        # a flat container's layers sit on its own level (module levels), so it is never a subtotal row
+        counted = not (rec.kind == "block" and (depth is None or rec.depth < depth or rec.flat))
         bars["params"].append(rec.counts.params if counted else None)
         bars["MACs"].append(rec.counts.macs if counted else None)
         if not counted:

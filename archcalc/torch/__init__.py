@@ -14,7 +14,7 @@ from torch import nn
 from archcalc.analysis.records import resolve
 from archcalc.analysis.report import Report
 from archcalc.frontend.spec import Spec
-from archcalc.graph.ir import BUS, IN, LAYER, MERGE, GNode, Graph, Scope
+from archcalc.graph.ir import BUS, IN, LAYER, MERGE, OUT, GNode, Graph, Scope
 from archcalc.torch import modules as M
 from archcalc.torch.builders import Kit, build_layer
 
@@ -94,25 +94,31 @@ class _Builder:
         self.records = {r.path: r for r in report.records}
         self.live = _Liveness(graph)
 
-    def slice(self, s: Scope) -> tuple[M.Steps, dict[str, nn.Module]]:
-        """The steps and submodules of one scope: a child scope is one step (its module runs its own slice)."""
+    def slice(self, s: Scope) -> tuple[M.Steps, dict[str, nn.Module | nn.Parameter]]:
+        """The steps and submodules of one scope: a child scope is one step (its module runs its own slice);
+        a flat child's nodes are inlined, so its layers are our submodules, as in torchvision's naming."""
         nodes, live = self.graph.nodes, self.live
         body: list[M.SliceStep] = []
-        children: dict[str, nn.Module] = {}
+        children: dict[str, nn.Module | nn.Parameter] = {}
         i = s.enter + 1
         while i < s.exit:
             node = nodes[i]
-            if node.role == IN:
+            # a flat child is inlined: its input and output are aliases here, and its layers are ours
+            # (an OUT node met here is a flat child's: our own ends the loop)
+            if (node.role == IN and self.graph.scopes[node.scope].flat) or node.role == OUT:
+                body.append(M.SliceStep(i, M.ALIAS, "", live.args(node), live.free(node), live.keep(i)))
+            elif node.role == IN:
                 child = self.graph.scopes[node.scope]
                 children[child.name] = self.container(child)
                 body.append(M.SliceStep(child.exit, M.CALL, child.name, live.args(node), (), live.keep(child.exit)))
                 i = child.exit + 1
                 continue
-            if node.role == LAYER:
-                children[node.name] = build_layer(self.kit, self.graph, node, self.records[node.path])
-                body.append(M.SliceStep(i, M.CALL, node.name, live.args(node), live.free(node), live.keep(i)))
+            elif node.role == LAYER:
+                made = children[node.name] = build_layer(self.kit, self.graph, node, self.records[node.path])
+                action = M.SCALE if isinstance(made, nn.Parameter) else M.CALL
+                body.append(M.SliceStep(i, action, node.name, live.args(node), live.free(node), live.keep(i)))
             elif node.role == MERGE:
-                action = M.CAT if node.op == "concat" else M.ADD
+                action = {"concat": M.CAT, "add": M.ADD, "mul": M.MUL}[node.op]
                 body.append(M.SliceStep(i, action, "", live.args(node), live.free(node), live.keep(i)))
             i += 1  # a bus is read by its readers as its features: no step of its own
         enter, out = nodes[s.enter], nodes[s.exit]

@@ -32,14 +32,15 @@ class Kit:
     M10: ModuleType = modern
 
 
-def build_layer(kit: Kit, graph: Graph, node: GNode, rec: Record) -> nn.Module:
-    """The module of one layer node, made by its op's builder from the validated args and the record."""
+def build_layer(kit: Kit, graph: Graph, node: GNode, rec: Record) -> nn.Module | nn.Parameter:
+    """The module of one layer node, made by its op's builder from the validated args and the record
+    (or a bare parameter that the enclosing container registers under the layer's name: layer_scale)."""
     make = OPS[node.op].build
     if make is None:
         msg = f"op '{node.op}' has a rule but no torch builder (declare one with build= in its register call)"
         raise ArchcalcError(msg, file=graph.file, line=node.line, layer=node.path)
     module = make(kit, node.args, rec)
-    if not isinstance(module, nn.Module):
+    if not isinstance(module, (nn.Module, nn.Parameter)):
         msg = f"the builder of op '{node.op}' returned {type(module).__name__}, not an nn.Module"
         raise ArchcalcError(msg, file=graph.file, line=node.line, layer=node.path)
     return module

@@ -25,6 +25,13 @@ def measure(model: nn.Module, report: Report, device: str = "meta", batch: int =
     out = Measured()
     hooks = []
     for rec in report.records:
+        if rec.flat:  # a logical scope only: its layers are its parent's submodules
+            continue
+        bare = _owner(model, rec.path)
+        if isinstance(bare, nn.Parameter):  # layer_scale: no module, so no hook
+            out.params[rec.path] = out.trainable[rec.path] = bare.numel()
+            out.buffers[rec.path] = 0
+            continue
         mod = model.get_submodule(rec.path)
         out.params[rec.path] = sum(p.numel() for p in mod.parameters())
         out.trainable[rec.path] = sum(p.numel() for p in mod.parameters() if p.requires_grad)
@@ -44,6 +51,12 @@ def measure(model: nn.Module, report: Report, device: str = "meta", batch: int =
         for h in hooks:
             h.remove()
     return out
+
+
+def _owner(model: nn.Module, path: str) -> nn.Module | nn.Parameter:
+    head, _, name = path.rpartition(".")
+    found = getattr(model.get_submodule(head), name)
+    return found  # type: ignore[no-any-return]
 
 
 def _persistent(mod: nn.Module, buf: torch.Tensor) -> bool:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 # a step's argument: one node's value, or a dense bus: torch.cat of these nodes' values (the features)
 Arg = int | tuple[int, ...]
-CALL, CAT, ADD = "call", "cat", "add"
+CALL, CAT, ADD, MUL, ALIAS, SCALE = "call", "cat", "add", "mul", "alias", "scale"
 
 
 @dataclass
@@ -30,7 +30,7 @@ class SliceStep(NamedTuple):
     """One node of a scope's slice: a layer or a child scope (CALL its module), or a branches merge."""
 
     node: int  # where the result is stored (a child scope: its 'out' node)
-    action: str  # CALL | CAT | ADD
+    action: str  # CALL | CAT | ADD | MUL | ALIAS | SCALE (a bare parameter times the input)
     name: str  # CALL: the submodule
     args: tuple[Arg, ...]
     free: tuple[int, ...]  # values read here for the last time
@@ -58,11 +58,14 @@ def _value(values: list[Tensor | None], arg: Arg) -> Tensor:
 class Slice(nn.Module):
     """A container running its scope's slice of the graph; values live in the model's shared Env."""
 
-    def __init__(self, path: str, env: Env, steps: Steps, children: dict[str, nn.Module]) -> None:
+    def __init__(self, path: str, env: Env, steps: Steps, children: dict[str, nn.Module | nn.Parameter]) -> None:
         super().__init__()
         self.path, self.env, self.steps = path, env, steps
         for name, child in children.items():
-            self.add_module(name, child)
+            if isinstance(child, nn.Parameter):  # layer_scale: a parameter of this container, as in torchvision
+                self.register_parameter(name, child)
+            else:
+                self.add_module(name, child)
 
     def forward(self, x: Tensor) -> Tensor:
         values = self.env.values
@@ -86,6 +89,12 @@ class Slice(nn.Module):
                 out = mods[name](*xs)  # type: ignore[misc]
             elif action == CAT:
                 out = torch.cat(xs, 1)
+            elif action == ALIAS:  # a flat child scope's input or output: the same tensor
+                out = xs[0]
+            elif action == MUL:
+                out = _product(xs)
+            elif action == SCALE:
+                out = getattr(self, name) * xs[0]
             else:
                 out = _sum(xs)
             if keep:
@@ -107,6 +116,14 @@ def _sum(xs: Sequence[Tensor]) -> Tensor:
     return total
 
 
+def _product(xs: Sequence[Tensor]) -> Tensor:
+    """a * b * c with broadcasting, out of place (as torchvision's SqueezeExcitation: scale * input)."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = total * x
+    return total
+
+
 class Seq(Slice):
     """A list of layers, a block or a repeat (a chain or a dense feed)."""
 
@@ -118,7 +135,7 @@ class Parallel(Slice):
 class SpecNet(Slice):
     """The root: runs the whole graph; returns (main, *side outputs) when there are sides."""
 
-    def __init__(self, env: Env, steps: Steps, children: dict[str, nn.Module], name: str) -> None:
+    def __init__(self, env: Env, steps: Steps, children: dict[str, nn.Module | nn.Parameter], name: str) -> None:
         super().__init__("", env, steps, children)
         self.spec_name = name
 
@@ -148,6 +165,16 @@ class Concat(nn.Module):
 class Add(nn.Module):
     def forward(self, *xs: Tensor) -> Tensor:
         return _sum(xs)
+
+
+class Mul(nn.Module):
+    def forward(self, *xs: Tensor) -> Tensor:
+        return _product(xs)
+
+
+def layer_scale(shape: Sequence[int], init: float) -> nn.Parameter:
+    """ConvNeXt's layer scale: one value per channel (dim 0 of the sample), broadcast over the rest."""
+    return nn.Parameter(torch.full((int(shape[0]), *(1 for _ in shape[1:])), float(init)))
 
 
 class ScaledTanh(nn.Module):
