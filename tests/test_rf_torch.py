@@ -3,9 +3,10 @@
 How the gradient is made to cover the whole field (the rule the recurrence assumes):
 * float64, every weight 1 and every bias 0 (batch norm: weight 1, bias 0, running mean 0, var 1, eval mode);
   all coefficients are then positive, so gradients along different paths cannot cancel;
-* ReLU, sigmoid, tanh, scaled tanh, softmax over channels, LRN and dropout are replaced by Identity: they act
-  at one position (LRN mixes channels only), so they cannot change the spatial field, and a saturated tanh or
-  a ReLU at 0 would otherwise hide pixels;
+* ReLU, sigmoid, tanh, scaled tanh, softmax over channels, LRN, dropout and layer norm (ConvNeXt's, over the
+  channels) are replaced by Identity: they act at one position (LRN and layer norm mix channels only), so they
+  cannot change the spatial field, and a saturated tanh or a ReLU at 0 would otherwise hide pixels (a layer
+  norm's gradient sums to 0 over the channels it normalises: with all-ones weights and inputs it cancels);
 * max pooling keeps its forward but its backward is replaced (custom autograd function WindowRoute) by a
   depthwise transposed convolution with a ones kernel of the pool's exact geometry (kernel, stride, padding,
   dilation, ceil_mode cropping): every element of every window gets the gradient, not only the arg-max;
@@ -37,7 +38,7 @@ from archcalc.torch import build  # noqa: E402
 from archcalc.torch import modules as M  # noqa: E402
 
 MAX_SIDE = 64  # reduced input where the spec allows: keeps float64 forward/backward short
-TRANSPARENT = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LocalResponseNorm, nn.Dropout, M.ScaledTanh)
+TRANSPARENT = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LocalResponseNorm, nn.Dropout, M.ScaledTanh, nn.LayerNorm)
 
 
 class WindowRoute(torch.autograd.Function):
@@ -164,7 +165,11 @@ def _extent(mask: Any) -> tuple[int, int]:
 def _checked(rows: list[RFRow], size: tuple[int, int]) -> list[RFRow]:
     """Exact spatial layers whose centre unit's field lies inside the input: the deepest, the middle one, and
     the last spatial layer of the network when its field fits (it does for LeNet, AlexNet, ZFNet, VGG at 128)."""
-    spatial = [r for r in rows if r.kind == "layer" and len(r.output_shape) == 3 and r.field.exact and r.field.h.jump]
+    spatial = [
+        r
+        for r in rows
+        if r.kind == "layer" and len(r.output_shape) == 3 and r.field.exact and r.field.h.jump and r.field.hw == (1, 2)
+    ]
     inside = [r for r in spatial if _inside(r, size)]
     assert inside, "no layer has its whole field inside the input"
     picks = [inside[-1], inside[len(inside) // 2]]

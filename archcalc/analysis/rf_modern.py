@@ -68,7 +68,8 @@ def _channel_shuffle(a: dict[str, Any], rec: Record, f: Field) -> Field:
 @rf_rule("chunk", any_layout=True)
 def _chunk(a: dict[str, Any], rec: Record, f: Field) -> Field:
     """A piece along the channels: unchanged. A piece along H or W starts at input unit index*size: the same
-    field, its unit 0 being that unit (start moved by index*size*jump)."""
+    field, its unit 0 being that unit (start moved by index*size*jump). Marked not exact (a per-unit maximum):
+    a later padded window at the piece's border reads padding where the field shows the rows next to it."""
     shape = rec.input_shape
     assert not isinstance(shape, list)
     n = len(shape) + 1
@@ -81,6 +82,7 @@ def _chunk(a: dict[str, Any], rec: Record, f: Field) -> Field:
     def moved(ax: Axis) -> Axis:
         return Axis(ax.size, ax.jump, ax.start + offset * ax.jump)
 
+    exact = f.exact and int(rec.output_shape[d]) == length
     if d == f.hw[0]:
-        return replace(f, h=moved(f.h), via="")
-    return replace(f, w=moved(f.w), via="")
+        return replace(f, h=moved(f.h), via="", exact=exact)
+    return replace(f, w=moved(f.w), via="", exact=exact)
