@@ -11,6 +11,7 @@ Never downloads weights (weights=None).
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def main() -> int:
         with torch.device("meta"):
             meta = tv.models.get_model(a.tv_name, weights=None, **KWARGS.get(a.tv_name, {})).eval()
     except NotImplementedError:  # RegNet computes its widths with tensors (.tolist()): not on meta
-        meta = ref.to("meta")
+        meta = copy.deepcopy(ref).to("meta")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         meta(torch.zeros(1, *report.input, device="meta"))
     macs = counter.get_total_flops() // 2
