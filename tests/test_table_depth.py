@@ -65,7 +65,7 @@ def test_depth_two_expands_one_level() -> None:
     assert "features" in names and "features.denseblock1" in names and "features.transition1" in names
     assert not any(n.startswith("features.denseblock1.") for n in names)
     deeper = [row[0] for row in layer_grid(report, 3).rows]
-    assert "features.denseblock1.5" in deeper and "features.denseblock1.5.conv2" not in deeper
+    assert "features.denseblock1.denselayer6" in deeper and "features.denseblock1.denselayer6.conv2" not in deeper
 
 
 def test_no_depth_lists_every_record() -> None:

@@ -201,7 +201,8 @@ def _densenet_params(growth: int, init: int, config: tuple[int, ...], classes: i
 def test_densenet_hand_formula(name: str, growth: int, init: int, config: tuple[int, ...]) -> None:
     r = analyze(name)
     assert r.totals.params == _densenet_params(growth, init, config)
-    assert r.params["bottleneck_width"] == 4 * r.params["growth_rate"]  # bn_size = 4, written out
+    # torchvision's bn_size = 4 (the paper's 1x1 bottleneck of 4k maps): every conv1 gives 4 * growth maps
+    assert r["features.denseblock1.denselayer1.conv1"].output_shape[0] == 4 * growth
 
 
 def test_densenet121_transitions_halve() -> None:
