@@ -41,17 +41,16 @@ def specs() -> list[str]:
 
 
 def variants(name: str) -> list[list[str]]:
-    import yaml
+    from archcalc.frontend.spec import load_spec
 
-    path = Path(name) if name.endswith(".yaml") else ROOT / "specs" / f"{name}.yaml"
-    doc = yaml.safe_load(path.read_text())
+    spec = load_spec(name)  # a variant that extends a base spec has the base's params and input too
     out: list[list[str]] = [[]]
-    for key, val in (doc.get("params") or {}).items():
+    for key, val in spec.params.items():
         if isinstance(val, bool):
             out.append(["--set", f"{key}={str(not val).lower()}"])
     out.extend(VARIANTS.get(name, []))
-    shape = doc.get("input")
-    if isinstance(shape, list) and len(shape) == 3 and shape[1] >= 96:
+    shape = list(spec.input)
+    if len(shape) == 3 and shape[1] >= 96:
         out.append(["--input", f"{shape[0]}x{shape[1] // 2 + 3}x{shape[2] // 2 + 1}"])
     return out
 
