@@ -7,6 +7,7 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
+from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN_CPU
 
 from archcalc.frontend.spec import bundled_names
 
@@ -43,9 +44,13 @@ def torchvision() -> ModuleType:
 # subprocess): marked `slow`, left out of the default run (pyproject addopts) and run by `.ci/run`'s second
 # command, `python -m pytest -q -m slow`, so no check is dropped.
 _HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet169", "densenet201", "resnet152"}
+# torchvision's models on the CPU (float64 outputs, fvcore trace): the smallest of each family run by default
+_TV_CPU_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN_CPU
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
     "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
+    "test_torchvision.py::test_b_outputs_equal_torchvision": _TV_CPU_SLOW,
+    "test_torchvision.py::test_d_fvcore_convention": _TV_CPU_SLOW,
     "test_hostile_cli.py::test_hostile_weights_are_one_line": None,  # None: every parametrization
     "test_hostile_cli.py::test_hostile_images_are_one_line": None,
     "test_hostile_cli.py::test_input_too_large_to_allocate_is_refused_first": None,
@@ -55,10 +60,11 @@ SLOW_CASES = {
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        name = item.nodeid.split("/")[-1].split("[")[0]
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
         if name not in SLOW_CASES:
             continue
         params = SLOW_CASES[name]
-        param = item.nodeid.split("[", 1)[1].rstrip("]") if "[" in item.nodeid else ""
+        callspec = getattr(item, "callspec", None)
+        param = callspec.id if callspec is not None else ""  # not the nodeid: xdist_group appends '@group'
         if params is None or param in params:
             item.add_marker(pytest.mark.slow)
