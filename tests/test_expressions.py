@@ -58,6 +58,8 @@ HAND = [
     ("round(2.6)", 3),
     ("int(2.9)", 2),  # toward zero
     ("int(-2.9)", -2),
+    ("2 + int($project)", 2),  # int(false) = 0, as Python's int(False)
+    ("2 + int(not $project)", 3),  # int(true) = 1
     ("min($c, 3, 5)", 3),
     ("max(1, $c // 4)", 6),
     ("abs(3 - $c)", 21),

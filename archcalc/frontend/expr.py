@@ -295,6 +295,9 @@ class _Eval:
             return self.compare(node)
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)  # _check allowed nothing else
         name = node.func.id
+        if name == "int":  # int(true) = 1, int(false) = 0, as Python's int(True): a count from a flag
+            arg = self.run(node.args[0])
+            return Fraction(int(arg)) if isinstance(arg, bool) else _bounded(FUNCTIONS[name](arg))
         return _bounded(FUNCTIONS[name](*(self.num(a, f"{name}() argument") for a in node.args)))
 
     def num(self, node: ast.AST, what: str = "arithmetic") -> Fraction:
