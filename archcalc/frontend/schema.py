@@ -48,10 +48,10 @@ def _p(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entry_props() -> dict[str, dict[str, Any]]:
-    names = {"anyOf": [{"type": "string", "pattern": NAME_PATTERN}, {"type": "integer", "minimum": 0}]}
+    names = {"anyOf": [{"type": "string", "pattern": NAME_PATTERN}, {"type": "integer", "minimum": 0}, PARAM_REF]}
     schemas: dict[str, dict[str, Any]] = {
         "name": names,
-        "op": {"enum": sorted(OPS)},
+        "op": _p({"enum": sorted(OPS)}),  # a whole-value $param may name the op (op: $activation)
         "layers": {"$ref": "#/$defs/layers"},
         "branches": {
             "type": "object",
@@ -62,12 +62,12 @@ def _entry_props() -> dict[str, dict[str, Any]]:
         "args": {"type": "object"},
         "repeat": _p({"type": "integer", "minimum": 1}),
         "first": {"type": "object"},
-        "feed": {"enum": ["chain", "dense"]},
+        "feed": _p({"enum": ["chain", "dense"]}),
         "from": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
         "when": _p({"type": "boolean"}),
         "side": _p({"type": "boolean"}),
         "doc": {"type": "string"},
-        "flat": {"type": "boolean"},
+        "flat": _p({"type": "boolean"}),
         "index_from": _p({"type": "integer", "minimum": 0}),
         "name_prefix": {"type": "string"},
     }
