@@ -221,3 +221,20 @@ def test_bad_extends_is_one_line(tmp_path: Path, text: str, message: str) -> Non
     with pytest.raises(ArchcalcError) as err:
         analyze(_write(tmp_path, text, "v.yaml"))
     assert message in str(err.value)
+
+
+def test_block_param_defaults_may_be_expressions_over_earlier_params(tmp_path: Path) -> None:
+    text = """
+name: r6
+input: [4, 8, 8]
+blocks:
+  blk:
+    params: {x: null, y: "$x + 1", z: "make_divisible($y * 1.5, 4)"}
+    layers: [{name: c, op: conv2d, out: $z, kernel: 1}]
+layers: [{name: b, block: blk, args: {x: 4}}, {name: b2, block: blk, args: {x: 4, z: 3}}]
+"""
+    report = analyze(_write(tmp_path, text))
+    # y = 4 + 1 = 5; z = 5 * 1.5 = 7.5 rounded to a multiple of 4: int(7.5 + 2) // 4 * 4 = 8; an arg wins
+    assert report["b.c"].output_shape == (8, 8, 8) and report["b2.c"].output_shape == (3, 8, 8)
+    lines = [d.text() for d in report["b"].derived]
+    assert any("z = make_divisible($y * 1.5, 4)" in line and line.endswith("= 8") for line in lines), lines

@@ -14,7 +14,7 @@ from typing import Any
 from archcalc.errors import ArchcalcError, describe, show
 from archcalc.frontend.argtypes import ArgError, pos_int
 from archcalc.frontend.opargs import NOT_ARGS, check_op_args, typed_key
-from archcalc.frontend.params import substitute
+from archcalc.frontend.params import scalar, substitute
 from archcalc.frontend.spec import NAME_RE, Spec
 from archcalc.frontend.yamlio import LMap
 from archcalc.ops import OPS
@@ -200,7 +200,8 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any], logi
         node = _single(ctx, e, path, name, kind, env, e.get("args", {}), inner=inner)
     node.flat = flat
     node.sources = sources
-    node.derived = e.derived  # the op args or block args its expressions computed, for explain
+    # the op args or block args its expressions computed (and a block's derived defaults), for explain
+    node.derived = (*getattr(e, "derived", ()), *node.derived)
     if side is None:
         node.side = _flag(ctx, e, "side", path)
         ctx.statics[(id(e), index)] = (e, name, kind, when, node.side)
@@ -420,11 +421,14 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any, inner: str) -> No
                 e.line_of("args"),
                 path,
             )
+    defaults: list[Any] = []  # derived lines of defaults that are expressions over earlier params
     for key, default in declared.items():
         if key not in args and default is None:
             raise ctx.fail(
                 f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path
             )
+        if key not in args and isinstance(default, str) and "$" in default:
+            default = scalar(ctx, default, env, declared.line_of(key), path, key, defaults)
         env[key] = args.get(key, default)
     src = ctx.bodies.get(bname)  # one source per block, so _sub can share equal substitutions
     if src is None:
@@ -436,6 +440,7 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any, inner: str) -> No
         raise ctx.fail(f"block '{bname}' needs 'layers' or 'branches'", block.line, path)
     node = _single(ctx, body, path, name, kind, env, {}, inner=inner)
     node.block = bname
+    node.derived = (*node.derived, *defaults)
     return node
 
 

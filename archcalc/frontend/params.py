@@ -25,7 +25,7 @@ _TEXT = "doc"  # free text: a '$' there is not a parameter
 def substitute(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | None) -> Any:
     """Whole-value substitution of '$name' strings and evaluation of expressions, recursively through lists."""
     if isinstance(v, str) and "$" in v:
-        return _scalar(ctx, v, env, line, where, "", [])
+        return scalar(ctx, v, env, line, where, "", [])
     if type(v) in (LList, LMap):
         refs = _refs(ctx, v)
         if refs is not None:
@@ -42,7 +42,7 @@ def substitute(ctx: Ctx, v: Any, env: dict[str, Any], line: int, where: str | No
     return _copy(ctx, v, env, line, where)
 
 
-def _scalar(ctx: Ctx, v: str, env: dict[str, Any], line: int, where: str | None, name: str, out: list[Derived]) -> Any:
+def scalar(ctx: Ctx, v: str, env: dict[str, Any], line: int, where: str | None, name: str, out: list[Derived]) -> Any:
     """A '$name' (replaced whole) or an expression (evaluated; its line appended to ``out``)."""
     key = v[1:]
     if v[0] == "$" and key in env:
@@ -60,7 +60,7 @@ def _scalar(ctx: Ctx, v: str, env: dict[str, Any], line: int, where: str | None,
 
 def _item(ctx: Ctx, x: Any, env: dict[str, Any], line: int, where: str | None, name: str, out: list[Derived]) -> Any:
     if isinstance(x, str):
-        return _scalar(ctx, x, env, line, where, name, out)
+        return scalar(ctx, x, env, line, where, name, out)
     sub = substitute(ctx, x, env, line, where)
     out.extend(d.under(name) for d in getattr(sub, "derived", ()))
     return sub

@@ -50,16 +50,13 @@ class Scope:
     exit: int = -1  # its 'out' node
     dense: bool = False
     flat: bool = False  # its children's module paths skip its name (no torch module of its own)
-    merged: tuple[int, ...] = ()
+    merged: tuple[int, ...] = ()  # parallel: the branch outputs; dense: the input and every entry's output
+    derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (a block use's args, a repeat count)
 
     @property
     def inner_depth(self) -> int:
         """Its children's record depth: module levels, as named_modules() counts them (flat adds none)."""
-        return (
-            self.depth if self.flat else self.depth + 1
-        )  # parallel: the branch outputs; dense: the input and every entry's output
-
-    derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (a block use's args, a repeat count)
+        return self.depth if self.flat else self.depth + 1
 
 
 @dataclass(slots=True, eq=False)
