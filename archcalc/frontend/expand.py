@@ -428,7 +428,8 @@ def _block(ctx: Ctx, e: LMap, path: str, name: str, args: Any, inner: str) -> No
                 f"block '{bname}' needs parameter '{key}'", e.line_of("args") if "args" in e else e.line, path
             )
         if key not in args and isinstance(default, str) and "$" in default:
-            default = scalar(ctx, default, env, declared.line_of(key), path, key, defaults)
+            line = declared.line_of(key) if isinstance(declared, LMap) else block.line
+            default = scalar(ctx, default, env, line, path, key, defaults)
         env[key] = args.get(key, default)
     src = ctx.bodies.get(bname)  # one source per block, so _sub can share equal substitutions
     if src is None:
