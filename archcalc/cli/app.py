@@ -72,6 +72,10 @@ app = Group(
 )
 @click.option("--rf", is_flag=True, help="add receptive-field columns: size, jump, start")
 @click.option("--plot", type=TEXT, metavar="<str>", help="also draw per-layer params and MACs bars to a .png/.svg/.pdf")
+@click.option(
+    "--columns", type=TEXT, metavar="<str>", help="show only these columns, comma-separated: layer,params,MACs"
+)
+@click.option("--no-bars", is_flag=True, help="leave out the params and MACs share bars")
 def table_cmd(
     spec: str,
     input: str | None,
@@ -81,8 +85,13 @@ def table_cmd(
     convention: str | None,
     rf: bool,
     plot: str | None,
+    columns: str | None,
+    no_bars: bool,
 ) -> None:
     """Per-layer table: shapes, params, LeCun connections and MACs, with totals.
+
+    In a terminal no number is cut: when the table is too wide, the share bars, then connections, then
+    kernel/stride/pad are hidden (a line after the table says so) and long layer paths wrap.
 
     Examples:
 
@@ -93,10 +102,12 @@ def table_cmd(
       archcalc table resnet50 --depth 1 --format markdown
 
       archcalc table resnet50 --convention fvcore
+
+      archcalc table resnet50 --columns layer,params,connections,MACs --no-bars
     """
     from archcalc.analysis.records import analyze
     from archcalc.frontend.spec import parse_sets
-    from archcalc.render.tabular import layer_grid
+    from archcalc.render.tabular import layer_grid, select_columns
 
     if plot is not None:
         from archcalc.render.plot import check_path
@@ -113,7 +124,11 @@ def table_cmd(
         from archcalc.cli.commands.rf import rf_columns
 
         extra += rf_columns(report, data)
-    emit(layer_grid(report, depth, extra), fmt, data)
+    grid = layer_grid(report, depth, extra)
+    if columns is not None:
+        grid = select_columns(grid, columns.split(","))
+    grid.bar_columns = not no_bars
+    emit(grid, fmt, data)
     if plot is not None:  # after the table: a plot that cannot be written leaves the numbers printed
         from archcalc.render.plot import layer_plot
 
@@ -147,6 +162,7 @@ def list_cmd(fmt: Fmt) -> None:
             }
         )
     grid = Grid("bundled specs", ["name", "title", "source", "input", "params"], rows, {4}, one_line=True)
+    grid.flex, grid.optional, grid.hint = "title", ("source",), "(--format markdown shows it)"
     emit(grid, fmt, data)
 
 

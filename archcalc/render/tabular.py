@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from archcalc.analysis.report import Column, Record, Report, gc_paused
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, show
 
 
 @dataclass
@@ -26,11 +26,19 @@ class Grid:
     depths: list[int] = field(default_factory=list)  # indentation per row
     bold: set[int] = field(default_factory=set)  # subtotal rows
     caption: str = ""
-    one_line: bool = False  # rich: one line per row, long cells end in an ellipsis
+    one_line: bool = False  # rich: long text cells end in an ellipsis (the flex column, below, wraps)
     # numeric series per row for share bars (rich) and charts (html); None = no value for that row.
     # "metric · group" names share one html chart panel; never rendered in markdown/csv/json.
     bars: dict[str, list[int | None]] = field(default_factory=dict)
     bar_columns: bool = True  # rich: add an inline share-bar column per series
+    # rich in a terminal (render/fit.py): ``flex`` names the one column that wraps into the width left over
+    # (never a number); ``optional`` the columns hidden, in this order after the share bars, when the table
+    # is wider than the terminal; ``squeeze`` text columns that then wrap after a '_' to leave flex more
+    # room; ``hint`` ends the one-line note that names what was hidden
+    flex: str = ""
+    optional: tuple[str, ...] = ()
+    squeeze: tuple[str, ...] = ()
+    hint: str = ""
 
 
 def shape_text(shape: Any) -> str:
@@ -44,6 +52,7 @@ def n(value: int) -> str:
 
 
 LAYER_COLUMNS = ("layer", "op", "kernel/stride/pad", "output", "params", "connections", "MACs")
+LAYER_HINT = "(see --columns, --no-bars)"
 
 
 def summary_text(rec: Record) -> str:
@@ -105,7 +114,43 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
     columns = [*LAYER_COLUMNS, *(col.title for col in extra)]
     grid = Grid(f"{report.model}: {report.title}", columns, rows, numeric, footer, depths, bold, caption)
     grid.bars = bars
+    grid.flex, grid.optional, grid.squeeze = "layer", ("connections", "kernel/stride/pad"), ("op",)
+    grid.hint = LAYER_HINT
     return grid
+
+
+def keep_columns(g: Grid, keep: list[int]) -> Grid:
+    """The grid with only the columns at ``keep`` (in that order); rows, footer and numeric follow."""
+    numeric = {k for k, i in enumerate(keep) if i in g.numeric}
+    rows = [[row[i] for i in keep] for row in g.rows]
+    footer = [g.footer[i] for i in keep] if g.footer else g.footer
+    columns = [g.columns[i] for i in keep]
+    flex = g.flex if g.flex in columns else ""
+    optional = tuple(c for c in g.optional if c in columns)
+    squeeze = tuple(c for c in g.squeeze if c in columns)
+    return replace(
+        g, columns=columns, rows=rows, numeric=numeric, footer=footer, flex=flex, optional=optional, squeeze=squeeze
+    )
+
+
+def select_columns(g: Grid, names: list[str]) -> Grid:
+    """``--columns``: the named columns in the table's order; a name is a column's title (any case) or
+    the start of exactly one.  Nothing the user chose is hidden to fit a terminal (the share bars may be)."""
+    keep = {_column_index(g.columns, name.strip()) for name in names if name.strip()}
+    if not keep:
+        raise ArchcalcError(f"--columns names no column; the columns are {', '.join(g.columns)}")
+    return replace(keep_columns(g, sorted(keep)), optional=())
+
+
+def _column_index(columns: list[str], name: str) -> int:
+    folded = [c.casefold() for c in columns]
+    if name.casefold() in folded:
+        return folded.index(name.casefold())
+    starts = [i for i, c in enumerate(folded) if c.startswith(name.casefold())]
+    if len(starts) == 1:
+        return starts[0]
+    what = "is the start of more than one column" if starts else "is not a column"
+    raise ArchcalcError(f"--columns: {show(name)} {what}; the columns are {', '.join(columns)}")
 
 
 def to_markdown(g: Grid) -> str:
