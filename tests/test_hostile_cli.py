@@ -3,8 +3,8 @@
 Every case runs ``python -m archcalc`` in a fresh process. A bad input gives exit code 2, exactly one line
 ``archcalc: error: ...`` on stderr, no traceback and nothing on stdout, except where the command had
 already computed its table when the output step failed: then stdout holds exactly that table (compared with
-the same command without the failing option) and stderr the one line. A missing optional package is
-simulated by a wrapper that sets ``sys.modules[name] = None`` before running the CLI.
+the same command without the failing option) and stderr the one line. Missing optional packages are tested
+in tests/test_optional_deps.py.
 """
 
 from __future__ import annotations
@@ -28,20 +28,11 @@ from archcalc.errors import ArchcalcError
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "examples/images/shapes.png"
 UNPOOL = "tests/bad/unpool-convention.yaml"
-# runs the CLI with some modules made unimportable: argv[1] is a comma-separated list of module names
-BLOCKED = (
-    "import sys\n"
-    "for name in sys.argv[1].split(','):\n"
-    "    sys.modules[name] = None\n"
-    "sys.argv = ['archcalc', *sys.argv[2:]]\n"
-    "from archcalc.cli.app import run\n"
-    "run()\n"
-)
 
 
-def archcalc(*args: str, blocked: str = "", stdout: Any = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a fresh process (``blocked``: modules made unimportable); stderr is always captured."""
-    cmd = [sys.executable, "-c", BLOCKED, blocked, *args] if blocked else [sys.executable, "-m", "archcalc", *args]
+def archcalc(*args: str, stdout: Any = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a fresh process; stderr is always captured."""
+    cmd = [sys.executable, "-m", "archcalc", *args]
     return subprocess.run(cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
 
 
@@ -82,15 +73,6 @@ def test_plot_that_cannot_be_written_leaves_the_table(tmp_path: Path, where: str
     assert line.startswith(f"archcalc: error: {target}: cannot write the plot: ")
 
 
-def test_plot_without_matplotlib_names_the_package_after_the_table(tmp_path: Path) -> None:
-    want = "archcalc: error: --plot needs matplotlib: pip install matplotlib"
-    for args in (["table", "lenet5"], ["sweep", "lenet5", "--input", "28:36:4"]):
-        table = ok(archcalc(*args, "-f", "csv"))
-        proc = archcalc(*args, "-f", "csv", "--plot", str(tmp_path / "p.png"), blocked="matplotlib")
-        assert one_error(proc, stdout=table) == want
-    assert not (tmp_path / "p.png").exists()
-
-
 def test_mathtext_in_a_spec_name_is_drawn_as_text(tmp_path: Path) -> None:
     spec = tmp_path / "math.yaml"
     spec.write_text("name: '$\\frac{$ a_1^2 $'\ntitle: '$\\frac{$'\ninput: [1, 8, 8]\nlayers:\n"
@@ -128,16 +110,6 @@ def test_closed_pipe_on_stdout_is_quiet() -> None:
 
 
 # ---------------------------------------------------------------- class 3: maps and deconv
-
-
-def test_pictures_without_their_packages_name_them(tmp_path: Path) -> None:
-    out = str(tmp_path / "m")
-    for blocked, package in (("torch", "torch"), ("numpy", "numpy"), ("PIL", "pillow")):
-        proc = archcalc("maps", "edge-filters", "--image", IMAGE, "--out", out, blocked=blocked)
-        assert one_error(proc) == f"archcalc: error: maps needs {package}: pip install {package}"
-    proc = archcalc("deconv", "edge-filters", "--image", IMAGE, "--out", out, blocked="torch,PIL")
-    assert one_error(proc) == "archcalc: error: deconv --image needs torch, pillow: pip install torch pillow"
-    assert not (tmp_path / "m").exists()
 
 
 def _png_header(width: int, height: int) -> bytes:

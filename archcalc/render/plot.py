@@ -20,7 +20,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise ArchcalcError("--plot needs matplotlib: pip install matplotlib") from None
+        raise ArchcalcError('--plot needs matplotlib: pip install "archcalc[plot]"') from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

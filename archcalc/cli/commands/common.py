@@ -208,12 +208,13 @@ def batch_opt(help: str) -> Decorator:
     return click.option("--batch", type=BATCH, default=1, show_default=True, metavar="<int>", help=help)
 
 
-# import name -> pip package, for the commands that draw pictures with torch
+# import name -> pip package of the commands that draw pictures with torch; all three come with archcalc[maps]
 PICTURE_PACKAGES = {"torch": "torch", "numpy": "numpy", "PIL": "pillow"}
 
 
-def require(what: str, packages: dict[str, str]) -> None:
-    """One line naming what to pip install when an optional dependency is missing (found without importing)."""
+def require(what: str, packages: dict[str, str], extra: str) -> None:
+    """One line naming what is missing and the extra that installs it, found without importing:
+    'maps needs torch: pip install "archcalc[maps]"'."""
     from importlib.util import find_spec
 
     missing = []
@@ -225,7 +226,7 @@ def require(what: str, packages: dict[str, str]) -> None:
         if not found:
             missing.append(package)
     if missing:
-        raise ArchcalcError(f"{what} needs {', '.join(missing)}: pip install {' '.join(missing)}")
+        raise ArchcalcError(f'{what} needs {", ".join(missing)}: pip install "archcalc[{extra}]"')
 
 
 def echo_wrote(path: Path) -> None:

@@ -90,7 +90,7 @@ def deconv_cmd(
         return
     if out is None:
         raise ArchcalcError("--image needs --out DIR for the pictures")
-    require("deconv --image", PICTURE_PACKAGES)
+    require("deconv --image", PICTURE_PACKAGES, "maps")
     from archcalc.torch.maps import write_reconstruction
 
     done = write_reconstruction(spec, image, out, layer, weights, input, sets, wrote=echo_wrote)

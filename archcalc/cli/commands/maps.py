@@ -68,7 +68,7 @@ def maps_cmd(
     from archcalc.frontend.spec import parse_sets
 
     names = layer_names(layers)
-    require("maps", PICTURE_PACKAGES)
+    require("maps", PICTURE_PACKAGES, "maps")
     from archcalc.torch.maps import write_maps
 
     write_maps(spec, image, out, names, weights, input, parse_sets(set or []), wrote=echo_wrote)
