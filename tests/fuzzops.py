@@ -201,11 +201,127 @@ def linear(d: Draws, c: int) -> Entry:
     return e, c
 
 
+# ---------------------------------------------------------------- issue 10: activations, norms, layout ops
+
+INPLACE = ["relu6", "hardswish", "hardsigmoid", "silu", "mish", "leaky_relu", "elu"]
+ACTIVATIONS = [*INPLACE, "gelu", "prelu"]
+
+
+def activation(d: Draws, c: int) -> Entry:
+    """One of issue 10's activations with its arguments; prelu mostly with 1 or C slopes (others: torch refuses)."""
+    op = d.draw(st.sampled_from(ACTIVATIONS))
+    e: dict[str, Any] = {"op": op}
+    if op in INPLACE and d.chance(3):
+        e["inplace"] = True
+    if op == "gelu" and (d.chance(2) or d.wild):
+        e["approximate"] = d.arg(st.sampled_from(["tanh", "none"]), st.sampled_from(["erf", "exact"]))
+    if op == "leaky_relu" and (d.chance(2) or d.wild):
+        e["negative_slope"] = d.arg(st.sampled_from([0.2, 0.0, -0.5, 3.0]), BAD_NUMBER)
+    if op == "elu" and (d.chance(2) or d.wild):
+        e["alpha"] = d.arg(st.sampled_from([0.5, 1.0, 0.0, -1.0]), BAD_NUMBER)
+    if op == "prelu":
+        n = d.arg(st.sampled_from([1, 1, c, c, max(1, c - 1), c + 1]), st.sampled_from([0, -1, 2**31]))
+        if n != 1 or d.chance(2):
+            e["num_parameters"] = n
+        if d.chance(3) or d.wild:
+            e["init"] = d.arg(st.sampled_from([0.25, 0.0, -1.0]), BAD_NUMBER)
+    return e, c
+
+
+def _eps(d: Draws, e: dict[str, Any]) -> None:
+    if d.chance(4) or d.wild:  # torch takes any finite eps for these norms; the language any finite number
+        e["eps"] = d.arg(st.sampled_from([1e-5, 1e-6, 0.5, 0.0, -1e-3]), BAD_NUMBER)
+
+
+def norm(d: Draws, c: int) -> Entry:
+    """layernorm (over the last dim: W here), layernorm2d, groupnorm, instancenorm2d with their arguments."""
+    op = d.draw(st.sampled_from(["layernorm", "layernorm2d", "groupnorm", "instancenorm2d"]))
+    e: dict[str, Any] = {"op": op}
+    _eps(d, e)
+    if op in ("layernorm", "layernorm2d"):
+        if d.chance(4):
+            e["elementwise_affine"] = False
+        if d.chance(4):
+            e["bias"] = False
+    elif op == "groupnorm":
+        e["groups"] = _groups(d, c, c)
+        if d.chance(4):
+            e["affine"] = False
+    else:
+        for key in ("affine", "track_running_stats"):
+            if d.chance(3):
+                e[key] = True
+        if d.chance(4) or d.wild:
+            e["momentum"] = d.arg(st.sampled_from([0.1, 0.0, 1.0, -0.5]), BAD_NUMBER)
+    return e, c
+
+
+def _piece(c: int, chunks: int, index: int) -> int:
+    """torch.chunk's piece ``index`` of a length-c dim (c when it does not exist: torch refuses it)."""
+    if c < 1 or chunks < 1:
+        return c
+    size = -(-c // chunks)
+    return min(size, c - index * size) if index * size < c else c
+
+
+def layout(d: Draws, c: int) -> Entry:
+    """permute (batch first, or wild: moved, repeated, too few dims), channel_shuffle, chunk (any dim, an index
+    past torch's last piece sometimes), stochastic_depth."""
+    op = d.draw(st.sampled_from(["permute", "channel_shuffle", "chunk", "chunk", "stochastic_depth"]))
+    if op == "permute":
+        inside = st.permutations([1, 2, 3]).map(lambda p: [0, *p])
+        dims = d.arg(inside, st.sampled_from([[1, 0, 2, 3], [0, 1, 1, 2], [0, 2, 1], [0, 1, 2, 4], [0, -5, 1, 2]]))
+        if d.chance(3):
+            dims = [x - 4 if x and d.chance(2) else x for x in dims]
+        return {"op": "permute", "dims": dims}, c if dims[1] in (1, -3) else 1
+    if op == "channel_shuffle":
+        return {"op": op, "groups": _groups(d, c, c)}, c
+    if op == "stochastic_depth":
+        e: dict[str, Any] = {"op": op, "p": d.arg(st.sampled_from([0.0, 0.1, 0.5, 1.0]), st.sampled_from([-0.1, 1.5]))}
+        if d.chance(2) or d.wild:
+            e["mode"] = d.arg(st.sampled_from(["row", "batch"]), st.just("both"))
+        return e, c
+    chunks = d.arg(st.integers(1, 5), BAD_SIZE)
+    index = d.arg(st.integers(0, 5), st.sampled_from([-1, 2**31]))
+    e = {"op": "chunk", "chunks": chunks, "index": index}
+    if d.chance(2) or d.wild:
+        e["dim"] = d.arg(st.sampled_from([1, 2, 3, -1, -2, -3]), st.sampled_from([0, -4, 4, 99]))
+    return e, _piece(c, chunks, index) if e.get("dim", 1) in (1, -3) else c
+
+
+def channels_last(d: Draws, c: int) -> Entry:
+    """ConvNeXt's block interior as a list: permute to channels-last, then layernorm, linear, an activation,
+    stochastic depth or a chunk along the last dim (the channels), and permute back."""
+    items: list[dict[str, Any]] = [{"name": "to_last", "op": "permute", "dims": [0, 2, 3, 1]}]
+    for j in range(d.draw(st.integers(1, 4))):
+        kind = d.draw(st.sampled_from(["layernorm", "layernorm", "linear", "linear", "act", "drop", "chunk"]))
+        e: dict[str, Any]
+        if kind == "layernorm":
+            e = {"op": "layernorm"}
+            _eps(d, e)
+        elif kind == "linear":
+            e = {"op": "linear", "out": d.arg(st.integers(1, 16), BAD_SIZE)}
+            c = _channels(e["out"])
+        elif kind == "act":
+            e, _ = activation(d, c)
+            e.pop("num_parameters", None)  # channels-last: PReLU's per-channel slopes would read dim 1 (H)
+        elif kind == "drop":
+            e = {"op": d.draw(st.sampled_from(["stochastic_depth", "dropout"])), "p": 0.1}
+        else:
+            e = {"op": "chunk", "chunks": d.draw(st.integers(1, 4)), "index": d.draw(st.integers(0, 2)), "dim": -1}
+            c = _piece(c, e["chunks"], e["index"])
+        items.append({"name": f"l{j}", **e})
+    items.append({"name": "to_first", "op": "permute", "dims": [0, 3, 1, 2]})
+    return {"layers": items}, c
+
+
 OpFn = Callable[[Draws, int], Entry]
 KEEPS_SIZE = {"batchnorm2d", "lrn", "softmax", "dropout", "compress"} | {"relu", "sigmoid", "tanh", "scaled_tanh"}
-KEEPS_SIZE.add("identity")
+KEEPS_SIZE |= {"identity", *ACTIVATIONS, "layernorm", "layernorm2d", "groupnorm", "instancenorm2d"}
+KEEPS_SIZE |= {"channel_shuffle", "stochastic_depth"}
 LAYER_KINDS: list[OpFn] = [conv2d, conv2d, conv2d, conv_transpose2d, pool, pool, adaptive, batchnorm]
 LAYER_KINDS += [lrn, softmax, dropout, elementwise, compress, subsample, linear]
+LAYER_KINDS += [activation] * 3 + [norm] * 3 + [layout] * 2 + [channels_last] * 2  # issue 10: about 2 in 5
 
 
 def layer(d: Draws, c: int) -> Entry:
@@ -225,8 +341,16 @@ def flatten(d: Draws) -> dict[str, Any]:
 
 
 def head_layer(d: Draws) -> dict[str, Any]:
-    """An entry after flatten: mostly linear; sometimes softmax, dropout, relu or LeNet's RBF output."""
-    kind = d.draw(st.sampled_from(["linear", "linear", "linear", "softmax", "dropout", "relu", "rbf"]))
+    """An entry after flatten: mostly linear; sometimes softmax, dropout, relu, LeNet's RBF output, an activation
+    of issue 10 or a layer norm (over the features)."""
+    kinds = ["linear", "linear", "linear", "softmax", "dropout", "relu", "rbf", "act", "layernorm"]
+    kind = d.draw(st.sampled_from(kinds))
+    if kind == "act":
+        return activation(d, 1)[0]
+    if kind == "layernorm":
+        e: dict[str, Any] = {"op": "layernorm"}
+        _eps(d, e)
+        return e
     if kind == "linear":
         e, _ = linear(d, 0)
         return e

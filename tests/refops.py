@@ -71,6 +71,40 @@ class ScaledTanh(nn.Module):
         return 1.7159 * torch.tanh(x * (2 / 3))
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt), from its definition: layer norm over the channels, channels-last."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class Call(nn.Module):
+    """A tensor function with fixed arguments (permute, chunk), as a module without parameters."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)  # type: ignore[no-any-return]
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth at inference: it checks p and mode on every call, then returns x."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"drop probability has to be between 0 and 1, but got {self.p}")
+        if self.mode not in ("batch", "row"):
+            raise ValueError(f"mode has to be either 'batch' or 'row', but got {self.mode}")
+        return x
+
+
 # FlopCounterMode counts no pooling or elementwise arithmetic: these ops' MACs by their papers' count
 def own_macs(e: dict[str, Any], x: torch.Tensor, y: torch.Tensor) -> int:
     if e["op"] == "subsample":
@@ -167,6 +201,48 @@ def _make_simple(e: dict[str, Any], c_in: int, f_in: int) -> nn.Module:
     simple["scaled_tanh"] = ScaledTanh
     if op in simple:
         return simple[op]()
+    mod = _make_norm(e, c_in, f_in)
+    return mod if mod is not None else _make_modern(e)
+
+
+_INPLACE = {"relu6": nn.ReLU6, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "silu": nn.SiLU}
+_INPLACE["mish"] = nn.Mish
+
+
+def _make_norm(e: dict[str, Any], c_in: int, f_in: int) -> nn.Module | None:
+    op, eps = e["op"], e.get("eps", 1e-5)
+    if op in ("layernorm", "layernorm2d"):
+        cls = nn.LayerNorm if op == "layernorm" else LayerNorm2d
+        return cls(f_in if op == "layernorm" else c_in, eps, e.get("elementwise_affine", True), e.get("bias", True))
+    if op == "groupnorm":
+        return nn.GroupNorm(e["groups"], c_in, eps, e.get("affine", True))
+    if op == "instancenorm2d":
+        stats = e.get("track_running_stats", False)
+        return nn.InstanceNorm2d(c_in, eps, e.get("momentum", 0.1), e.get("affine", False), stats)
+    return None
+
+
+def _make_modern(e: dict[str, Any]) -> nn.Module:
+    """Issue 10's activations and layout ops: torch's modules, or the torch function with fixed arguments."""
+    op = e["op"]
+    if op in _INPLACE:
+        return _INPLACE[op](e.get("inplace", False))
+    if op == "leaky_relu":
+        return nn.LeakyReLU(e.get("negative_slope", 0.01), e.get("inplace", False))
+    if op == "elu":
+        return nn.ELU(e.get("alpha", 1.0), e.get("inplace", False))
+    if op == "gelu":
+        return nn.GELU(e.get("approximate", "none"))
+    if op == "prelu":
+        return nn.PReLU(e.get("num_parameters", 1), e.get("init", 0.25))
+    if op == "permute":
+        return Call(lambda x: torch.permute(x, e["dims"]))
+    if op == "chunk":
+        return Call(lambda x: torch.chunk(x, e["chunks"], e.get("dim", 1))[e["index"]])
+    if op == "channel_shuffle":
+        return nn.ChannelShuffle(e["groups"])
+    if op == "stochastic_depth":
+        return StochasticDepth(e["p"], e.get("mode", "row"))
     raise ValueError(f"torchref does not know op {op!r}")
 
 
@@ -198,6 +274,12 @@ def language_refusal(e: dict[str, Any]) -> str | None:
         return "concat dims count from 1 (dim 0 is the batch)"
     if op == "compress" and not 0 < e["ratio"] <= 1:
         return "compress ratio lies in (0, 1]"
+    # ranges of the ops whose verdict the probe cannot give (_NO_PROBE): torch refuses them too, but only when the
+    # layer runs, and archcalc while it expands the spec
+    low = {"chunk": {"chunks": 1, "index": 0}, "channel_shuffle": {"groups": 1}, "prelu": {"num_parameters": 1}}
+    for key, lo in low.get(op, {}).items():
+        if key in e and e[key] < lo:
+            return f"{op} {key} must be >= {lo}"
     if op == "max_unpool2d":
         low = {"kernel": 1, "stride": 1, "padding": 0, "output_size": 1}
         for key, lo in low.items():
@@ -208,6 +290,7 @@ def language_refusal(e: dict[str, Any]) -> str | None:
 
 _PROBED: dict[str, str | None] = {}
 _NO_PROBE = {"compress", "max_unpool2d", "concat", "add"}  # their verdict needs the real input
+_NO_PROBE |= {"permute", "chunk", "channel_shuffle", "prelu"}  # the input's rank, channels or length decide
 
 
 def static_refusal(e: dict[str, Any]) -> str | None:
@@ -231,7 +314,7 @@ def _probe(e: dict[str, Any]) -> str | None:
         mod.eval()
         with torch.no_grad():
             y = mod(x)
-    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+    except (RuntimeError, ValueError, TypeError, IndexError, ZeroDivisionError) as err:  # GroupNorm(0, C): C % 0
         return str(err).splitlines()[0]
     if y.numel() == 0:
         return "a zero-size output on any input"

@@ -2,7 +2,9 @@
 
 Two generators (tests/fuzzgen.py, op entries in tests/fuzzops.py). ``specs()``: every op but max_unpool2d
 (convolutions, pools, adaptive pools, batch norm, lrn, softmax, dropout, elementwise ops, compress,
-subsample, linear), parallel concat/add branches, and a flatten head with linear/softmax/dropout/relu/rbf,
+subsample, linear; issue 10's activations, layer/group/instance norms, permute, channel_shuffle, chunk,
+stochastic_depth, and a channels-last list: permute, layernorm/linear/activation/chunk over the channels,
+permute back), parallel concat/add branches, and a flatten head with linear/softmax/dropout/relu/rbf,
 on inputs from 1x1 to 4096x4096. ``wiring_specs()`` adds the wiring of the language: ``from`` (names,
 ``input``, dotted branch/nested names, lists for ``concat``/``add``), ``side``, ``feed: dense`` (on layers,
 repeat and block bodies), ``repeat`` with ``first``/``when``, ``blocks`` with ``$param`` args, and
@@ -16,7 +18,8 @@ the reference does, with an ArchcalcError: naming the layer torch refused first 
 torch refuses on any input), or anywhere when the language refuses the spec. For accepted specs
 archcalc.torch.build() + measure() must agree too, and the built model's output (the first element when
 side outputs make it a tuple) must have the reference's final shape. On small inputs fvcore's per-module
-count must equal the conv/linear MACs.
+count must equal the conv/linear MACs, and the fvcore convention's count for issue 10's norms, layout ops and
+activations.
 
 Example counts come from the hypothesis profile (tests/conftest.py): `ci` by default (about 430 examples),
 `pytest -m fuzz --hypothesis-profile long` for >= 10,000 examples per main property (docs/testing.md).
@@ -38,6 +41,7 @@ from hypothesis import HealthCheck, event, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from torchref import RefRun, reference_spec  # noqa: E402
 
+from archcalc.analysis.conventions import layer_values  # noqa: E402
 from archcalc.analysis.records import analyze  # noqa: E402
 from archcalc.analysis.report import Report  # noqa: E402
 from archcalc.errors import ArchcalcError  # noqa: E402
@@ -49,6 +53,9 @@ from archcalc.torch.crosscheck import measure  # noqa: E402
 pytestmark = pytest.mark.fuzz
 
 MACS_OPS = {"conv2d", "conv_transpose2d", "linear"}
+ISSUE10_OPS = {"layernorm", "layernorm2d", "groupnorm", "instancenorm2d", "permute", "channel_shuffle", "chunk"}
+ISSUE10_OPS |= {"stochastic_depth", "relu6", "hardswish", "hardsigmoid", "silu", "gelu", "leaky_relu", "elu", "mish"}
+ISSUE10_OPS.add("prelu")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -186,7 +193,18 @@ def _full_check(doc: dict[str, Any]) -> bool:
 @fuzz_settings(2.0)
 @given(specs())
 def test_random_specs_match_torch(doc: dict[str, Any]) -> None:
-    _full_check(doc)
+    if _full_check(doc):
+        for op in sorted(_ops(doc["layers"]) & ISSUE10_OPS):
+            event(f"accepted with {op}")
+
+
+def _ops(v: Any) -> set[str]:
+    """Every op named in a spec's entries (nested lists and branches included)."""
+    if isinstance(v, list):
+        return {op for x in v for op in _ops(x)}
+    if not isinstance(v, dict):
+        return set()
+    return ({v["op"]} if isinstance(v.get("op"), str) else set()) | {op for x in v.values() for op in _ops(x)}
 
 
 @fuzz_settings(2.0)
@@ -227,6 +245,9 @@ def test_random_specs_macs_match_fvcore(doc: dict[str, Any]) -> None:
     fca = FlopCountAnalysis(model, torch.zeros((FV_BATCH, *report.input)))
     fca.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
     by_module = fca.by_module()
+    fv = layer_values(report, "fvcore")
     for rec in report.layers:
         if rec.op in MACS_OPS and _numeric_padding(rec.args):
             assert by_module[rec.path] == FV_BATCH * rec.counts.macs, rec.path  # fvcore counts the whole batch
+        if rec.op in ISSUE10_OPS:  # the fvcore convention's rule for the norms (5 or 4 per element), 0 for the rest
+            assert by_module[rec.path] == FV_BATCH * fv[rec.path], rec.path

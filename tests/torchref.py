@@ -17,12 +17,13 @@ The wiring semantics (decided in issue 9):
 * ``from`` names resolve innermost list first; ``input`` is the enclosing list's input; a dotted name
   (``mix.a``, ``enc.pool``) names a branch or a nested layer of an entry defined earlier.
 
-Two passes, as the language is static: ``_Expander`` resolves names and refuses what the language
-refuses (a ``spec`` refusal, anywhere in the spec: the wiring rules above and the language's own argument
-ranges, refops.language_refusal), and notes every op entry torch refuses on any input
-(refops.static_refusal, a CPU probe); then ``_Runner`` runs torch and stops at the first layer torch
-refuses (a ``torch`` refusal, with its path), or that the language refuses on its input (``_language``,
-``_add``, the unpool's plane).
+Two passes, as the language is static: ``_Expander`` (tests/refexpand.py) resolves names (an unnamed entry is
+named by its position among the entries ``when`` keeps, as nn.Sequential numbers them) and refuses what the
+language refuses (a ``spec`` refusal, anywhere in the spec: the wiring rules above and the language's own argument
+ranges, refops.language_refusal), and notes every op entry torch refuses on any input (refops.static_refusal, a
+CPU probe); then ``_Runner`` runs torch and stops at the first layer torch refuses (a ``torch`` refusal, with its
+path), or that the language refuses on its input (``_language``, the unpool's plane). ``add`` broadcasts as torch
+does.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from refops import language_refusal, make_module, own_macs, pair, static_refusal
+from refexpand import MANY_INPUTS, RNode, _Expander, _Refused
+from refops import make_module, own_macs, pair
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -56,12 +58,6 @@ class RefRun:
     static: dict[str, str] = field(default_factory=dict)  # entries torch refuses on any input, by path
 
 
-class _Refused(Exception):
-    def __init__(self, path: str, msg: str, by: str = "torch") -> None:
-        super().__init__(msg)
-        self.path, self.by = path, by
-
-
 def _numel(mod: nn.Module, which: str) -> int:
     if which == "params":
         return sum(p.numel() for p in mod.parameters())
@@ -77,6 +73,8 @@ def _batch_for(e: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
     """Batch norm without running stats uses the batch's own statistics, so torch refuses N*H*W == 1: a
     matter of the batch, which archcalc does not model (tests/test_regressions.py). It sees the sample twice."""
     if e["op"] == "batchnorm2d" and not e.get("track_running_stats", True) and x.shape[0] == 1:
+        return x.expand(2, *x.shape[1:])
+    if e["op"] == "groupnorm" and x.shape[0] == 1:  # torch refuses N*(C/groups)*H*W == 1 likewise
         return x.expand(2, *x.shape[1:])
     return x
 
@@ -107,7 +105,7 @@ def _meta_gaps(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor)
 
 
 SPATIAL = {"conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "adaptive_maxpool2d"}
-SPATIAL |= {"batchnorm2d", "subsample", "compress"}
+SPATIAL |= {"batchnorm2d", "subsample", "compress", "layernorm2d", "instancenorm2d"}
 
 
 def _language(e: dict[str, Any], path: str, x: torch.Tensor) -> None:
@@ -119,6 +117,19 @@ def _language(e: dict[str, Any], path: str, x: torch.Tensor) -> None:
         dims = [d + x.dim() if d < 0 else d for d in (e.get("start_dim", 1), e.get("end_dim", -1))]
         if 0 in dims:  # torch would merge the batch into the sample; archcalc's shapes are per sample
             raise _Refused(path, "flatten keeps the batch (dim 0)")
+    # torch would move or split the batch (a valid permutation or dim otherwise: torch refuses the rest itself)
+    if e["op"] == "permute" and _moves_batch(e["dims"], x.dim()):
+        raise _Refused(path, "permute keeps the batch (dim 0) first")
+    if e["op"] == "chunk" and e.get("dim", 1) in (0, -x.dim()):
+        raise _Refused(path, "chunk does not split the batch (dim 0)")
+
+
+def _moves_batch(dims: list[int], n: int) -> bool:
+    """A permutation torch takes (n dims, each in range, none repeated) that does not keep dim 0 first."""
+    if len(dims) != n or not all(-n <= d < n for d in dims):
+        return False
+    norm = [d % n for d in dims]
+    return sorted(norm) == list(range(n)) and norm[0] != 0
 
 
 def _cpu_check(run: RefRun, e: dict[str, Any], x: torch.Tensor, y: torch.Tensor, mod: nn.Module) -> None:
@@ -142,193 +153,6 @@ def _layer(run: RefRun, e: dict[str, Any], path: str, x: torch.Tensor) -> torch.
     params, buffers = _numel(mod, "params"), _numel(mod, "buffers")
     run.layers[path] = RefLayer(tuple(y.shape[1:]), params, buffers, macs)
     return y
-
-
-# ---------------------------------------------------------------- pass 1: the spec language
-
-STRUCTURE = {"name", "op", "layers", "branches", "merge", "block", "args", "repeat", "first", "feed"}
-WIRING = {"from", "when", "side", "doc"}
-FIRST_REFUSED = {"from", "side", "when", "name"}  # first: overrides arguments of copy 0, nothing else
-REPEAT_OWN = {"name", "repeat", "first", "feed"} | WIRING  # keys of the repeat entry, not of its copies
-MANY_INPUTS = {"concat", "add"}
-
-
-@dataclass
-class RNode:
-    """One expanded entry: an op, a list ("seq", chain or dense) or a branches container ("par")."""
-
-    path: str
-    kind: str
-    args: dict[str, Any] = field(default_factory=dict)  # op: the op entry without wiring keys
-    children: list[RNode] = field(default_factory=list)
-    sources: list[str] | None = None  # full paths ('X@in' is list X's input); None: the previous entry
-    side: bool = False
-    dense: bool = False
-    merge: str = ""
-    static: str | None = None  # torch refuses this op's arguments on any input (refops.static_refusal)
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-class _Expander:
-    """Blocks, $params, repeat/first/when, names and `from`, with no torch at all."""
-
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.blocks: dict[str, Any] = doc.get("blocks") or {}
-        self.params: dict[str, Any] = doc.get("params") or {}
-        self.scopes: list[dict[str, str]] = []
-        self.defined: dict[str, RNode] = {}  # every path defined so far (entries, copies, branches)
-        self.unpool_pools: set[str] = set()
-        self.static: dict[str, str] = {}
-
-    def fail(self, path: str, msg: str) -> _Refused:
-        return _Refused(path, msg, "spec")
-
-    def seq(self, items: list[Any], path: str, env: dict[str, Any], dense: bool) -> RNode:
-        node = RNode(path, "seq", dense=dense)
-        self.scopes.append({"input": f"{path}@in"})
-        try:
-            for index, raw in enumerate(items):
-                child = self.entry(_subst(self, raw, env, path), path, index, env, dense)
-                if child is not None:
-                    node.children.append(child)
-        finally:
-            self.scopes.pop()
-        return node
-
-    def entry(self, e: dict[str, Any], prefix: str, index: int, env: dict[str, Any], dense: bool) -> RNode | None:
-        name = str(e.get("name", index))
-        path = _join(prefix, name)
-        if not e.get("when", True):
-            return None
-        if name in self.scopes[-1] and name != "input":
-            raise self.fail(path, f"two entries named {name} in one list")
-        if dense and ("from" in e or "side" in e):
-            raise self.fail(path, "under feed: dense an entry reads the concat of all before it: no from, no side")
-        sources = self.sources(e, path)
-        node = self.repeat(e, path, env) if "repeat" in e else self.single(e, path, env, e.get("args") or {})
-        node.sources, node.side = sources, bool(e.get("side", False))
-        self.check_inputs(node, path)
-        self.scopes[-1][name] = path
-        self.defined[path] = node
-        return node
-
-    def sources(self, e: dict[str, Any], path: str) -> list[str] | None:
-        if "from" not in e:
-            return None
-        refs = e["from"] if isinstance(e["from"], list) else [e["from"]]
-        if not refs:
-            raise self.fail(path, "from: [] reads nothing")
-        return [self.resolve(str(r), path) for r in refs]
-
-    def resolve(self, ref: str, path: str) -> str:
-        """Innermost list first; the head's scope decides, a dotted rest must name a defined path."""
-        head, _, rest = ref.partition(".")
-        for scope in reversed(self.scopes):
-            if head in scope:
-                full = scope[head] + (f".{rest}" if rest else "")
-                if rest and full not in self.defined:
-                    break
-                return full
-        raise self.fail(path, f"from: {ref} names no earlier layer")
-
-    def check_inputs(self, node: RNode, path: str) -> None:
-        n = len(node.sources) if node.sources is not None else 1
-        if node.kind == "op" and node.args["op"] in MANY_INPUTS:
-            if n < 2:
-                raise self.fail(path, f"{node.args['op']} merges two or more 'from' inputs")
-        elif n != 1:
-            raise self.fail(path, f"{node.kind} {node.args.get('op', '')} reads one input, from lists {n}")
-
-    def repeat(self, e: dict[str, Any], path: str, env: dict[str, Any]) -> RNode:
-        first = e.get("first") or {}
-        bad = sorted(FIRST_REFUSED & set(first))
-        if bad:
-            raise self.fail(path, f"first: overrides arguments only, not {', '.join(bad)}")
-        body = {k: v for k, v in e.items() if k not in REPEAT_OWN}
-        if first and "op" not in body and "block" not in body:
-            raise self.fail(path, "first: inline layers or branches have no arguments to override")
-        node = RNode(path, "seq", dense=e.get("feed") == "dense")
-        self.scopes.append({"input": f"{path}@in"})
-        try:
-            for i in range(int(e["repeat"])):
-                sub = f"{path}.{i}"
-                args = dict(body.get("args") or {})
-                copy = dict(body)
-                if i == 0 and "block" in body:
-                    args.update(first)
-                elif i == 0:
-                    copy.update(first)
-                child = self.single(copy, sub, env, args)  # an inline 'layers' copy is a chain
-                self.scopes[-1][str(i)] = sub
-                self.defined[sub] = child
-                node.children.append(child)
-        finally:
-            self.scopes.pop()
-        return node
-
-    def single(self, e: dict[str, Any], path: str, env: dict[str, Any], args: dict[str, Any]) -> RNode:
-        if "op" in e:
-            return self.op(e, path)
-        if "block" in e:
-            return self.block(e["block"], path, args)
-        if "layers" in e:
-            return self.seq(e["layers"], path, env, e.get("feed") == "dense")
-        node = RNode(path, "par", merge=e["merge"])
-        self.scopes.append({"input": f"{path}@in"})
-        try:
-            for bname, items in e["branches"].items():
-                branch = self.seq(items or [], f"{path}.{bname}", env, False)
-                self.defined[branch.path] = branch
-                node.children.append(branch)
-        finally:
-            self.scopes.pop()
-        return node
-
-    def op(self, e: dict[str, Any], path: str) -> RNode:
-        args = {k: v for k, v in e.items() if k not in STRUCTURE - {"op"} and k not in WIRING}
-        if args["op"] == "max_unpool2d":
-            pool = self.resolve(str(args["pool"]), path)
-            target = self.defined.get(pool)
-            if target is None or target.kind != "op" or target.args["op"] != "maxpool2d":
-                raise self.fail(path, f"pool: {args['pool']} is not an earlier maxpool2d")
-            args["pool"] = pool
-            self.unpool_pools.add(pool)
-        refused = language_refusal(args)
-        if refused is not None:
-            raise self.fail(path, refused)
-        node = RNode(path, "op", args=args, static=static_refusal(args))
-        if node.static is not None:
-            self.static[path] = node.static
-        return node
-
-    def block(self, bname: str, path: str, args: dict[str, Any]) -> RNode:
-        block = self.blocks[bname]
-        declared = block.get("params") or {}
-        unknown = sorted(set(args) - set(declared))
-        missing = sorted(k for k, v in declared.items() if v is None and k not in args)
-        if unknown or missing:
-            raise self.fail(path, f"block {bname}: unknown args {unknown}, missing {missing}")
-        env = {**self.params, **declared, **args}  # a body sees the spec's params and its own, not the caller's
-        body = _subst(self, {k: v for k, v in block.items() if k not in ("params", "doc")}, env, path)
-        if "layers" in body:
-            return self.seq(body["layers"], path, env, body.get("feed") == "dense")
-        return self.single(body, path, env, {})
-
-
-def _subst(ex: _Expander, v: Any, env: dict[str, Any], path: str) -> Any:
-    """Whole-value '$name' substitution, recursively (nested lists see the same parameters)."""
-    if isinstance(v, str) and v.startswith("$"):
-        if v[1:] not in env:
-            raise ex.fail(path, f"unknown parameter {v}")
-        return env[v[1:]]
-    if isinstance(v, list):
-        return [_subst(ex, x, env, path) for x in v]
-    if isinstance(v, dict):
-        return {k: _subst(ex, x, env, path) for k, x in v.items()}
-    return v
 
 
 # ---------------------------------------------------------------- pass 2: torch
@@ -426,13 +250,13 @@ def _cat(xs: list[torch.Tensor], path: str, dim: int = 1) -> torch.Tensor:
 
 
 def _add(xs: list[torch.Tensor], path: str) -> torch.Tensor:
-    """Elementwise sum. Unequal shapes are refused where torch would broadcast: the spec language's add
-    (archcalc's documented exception to following torch)."""
-    if any(x.shape != xs[0].shape for x in xs):
-        raise _Refused(path, f"add of unequal shapes {[tuple(x.shape[1:]) for x in xs]}")
-    total = xs[0]
-    for x in xs[1:]:
-        total = total + x
+    """Elementwise sum with torch's broadcasting (dims of 1 stretch), as the language's add (issue 10)."""
+    try:
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+    except RuntimeError as err:
+        raise _Refused(path, str(err)) from None
     return total
 
 
