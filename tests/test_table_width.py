@@ -206,6 +206,12 @@ def test_fit_keeps_a_text_column_while_the_flex_column_has_room() -> None:
     assert (tight.widths, tight.width) == ([4, 8, 6], 28)
 
 
+def test_commands_doc_shows_the_80_column_table(terminal: Run) -> None:
+    doc = (ROOT / "docs" / "commands.md").read_text().split("$ COLUMNS=80 archcalc table lenet5\n", 1)[1]
+    out = "\n".join(line.rstrip() for line in terminal(["table", "lenet5"], 80).splitlines())
+    assert doc.split("\n```", 1)[0] == out
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_real_terminal_80_columns() -> None:
     import pty
