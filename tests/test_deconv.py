@@ -111,6 +111,26 @@ def test_every_bundled_spec_has_a_mirror(spec_name: str) -> None:
     assert all(s.output_shape == report[s.source].input_shape for s in plan.steps)
 
 
+@pytest.mark.parametrize(
+    ("spec", "want", "steps"),
+    [("resnet18", "layer1.0.conv2", 8), ("resnet50", "layer1.0.conv3", 11), ("zfnet", "features.conv5", 13)],
+)
+def test_default_layer_is_on_the_main_path(
+    spec: str, want: str, steps: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """torchvision's ResNets: every block after layer1.0 reads a residual sum, so the deepest conv with one path
+    back is layer1.0's last (conv2 of a BasicBlock, conv3 of a Bottleneck: conv1, bn1, relu, maxpool, then
+    2 or 3 x conv-bn(-relu)); ResNet-50's layer1.0.downsample.0 comes later in forward order but reaches the
+    input in 5 steps. A chain (ZFNet) keeps its last conv."""
+    assert main(["deconv", spec, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["layer"] == want and len(data["steps"]) == steps
+    assert not any("downsample" in s["mirrors"] for s in data["steps"])
+    if spec == "resnet50":
+        shortcut = plan_deconv(spec, "layer1.0.downsample.0")
+        assert [s.source for s in shortcut.steps] == ["layer1.0.downsample.0", "maxpool", "relu", "bn1", "conv1"]
+
+
 def test_cli_plan_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["deconv", "zfnet", "--layer", "conv2", "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -110,7 +110,7 @@ def plan_deconv(
     input: str | tuple[int, ...] | list[int] | None = None,
     sets: dict[str, Any] | None = None,
 ) -> DeconvPlan:
-    """The mirror from ``layer`` (default: the deepest mirrorable conv layer) back to the input."""
+    """The mirror from ``layer`` (default: ``default_layer``, the deepest mirrorable conv) back to the input."""
     graph, report = resolve(spec_or_path, input, sets)
     return mirror_plan(graph, report, layer)
 
@@ -118,30 +118,48 @@ def plan_deconv(
 @gc_paused
 def mirror_plan(graph: Graph, report: Report, layer: str | None = None) -> DeconvPlan:
     if layer is None:
-        convs = mirrorable_convs(graph, report)
-        if not convs:
-            raise ArchcalcError("no conv layer can be mirrored back to the input", file=report.file)
-        layer = convs[-1]
+        layer = default_layer(graph, report)
     rec = find_layer(report, layer)
     steps = tuple(_step(report, report[path]) for path in trace(graph, report, rec.path))
     return DeconvPlan(report.model, rec.path, rec.output_shape, report.input, steps)
 
 
+def default_layer(graph: Graph, report: Report) -> str:
+    """The deepest mirrorable conv: the one whose path back to the input has the most steps (the later of equals).
+
+    On a branched network that is a conv of the main path: a shortcut conv (ResNet's downsample) reaches the
+    input in fewer steps than the convs of the branch beside it, which come earlier in forward order."""
+    depths = mirror_depths(graph, report)
+    if not depths:
+        raise ArchcalcError("no conv layer can be mirrored back to the input", file=report.file)
+    order = {path: i for i, path in enumerate(depths)}
+    return max(depths, key=lambda path: (depths[path], order[path]))
+
+
 def mirrorable_convs(graph: Graph, report: Report) -> list[str]:
-    """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order.
+    """Paths of the conv2d layers whose whole path back to the input can be mirrored, in forward order."""
+    return list(mirror_depths(graph, report))
+
+
+def mirror_depths(graph: Graph, report: Report) -> dict[str, int]:
+    """Each mirrorable conv2d layer (in forward order) and the number of layers on its path back to the input.
 
     One pass: a layer's path back is mirrorable when its own step is and its single producer's path is, so each
     layer is traced and stepped once (tracing back from every conv was quadratic, cubic through dense buses)."""
     src = single_sources(graph)
+    depth: dict[int, int] = {}  # mirrorable layers only: the steps of their path back
     ok: dict[int, bool] = {}
-    out = []
+    out = {}
     for rec in report.layers:
-        if rec.op == "conv2d" and _mirrorable(graph, report, src, ok, graph.by_path[rec.path]):
-            out.append(rec.path)
+        start = graph.by_path[rec.path]
+        if rec.op == "conv2d" and _mirrorable(graph, report, src, ok, depth, start):
+            out[rec.path] = depth[start]
     return out
 
 
-def _mirrorable(graph: Graph, report: Report, src: list[int | None], ok: dict[int, bool], start: int) -> bool:
+def _mirrorable(
+    graph: Graph, report: Report, src: list[int | None], ok: dict[int, bool], depth: dict[int, int], start: int
+) -> bool:
     """Walk back to the first layer already judged (or the input), then judge the walked layers upwards."""
     chain: list[int] = []
     i: int | None = start
@@ -149,12 +167,16 @@ def _mirrorable(graph: Graph, report: Report, src: list[int | None], ok: dict[in
         chain.append(i)
         i = src[i]
     good = i == _NET_INPUT or (i is not None and ok[i])
+    steps = depth.get(i, 0) if i is not None else 0
     for j in reversed(chain):
         if good:
             try:
                 _step(report, report[graph.nodes[j].path])
             except ArchcalcError:
                 good = False
+            else:
+                steps += 1
+                depth[j] = steps
         ok[j] = good
     return ok[start]
 

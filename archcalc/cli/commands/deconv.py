@@ -40,7 +40,7 @@ def register(app: click.Group) -> None:
     "-l",
     type=TEXT,
     metavar="<str>",
-    help="layer path or unique name (default: the deepest mirrorable conv layer)",
+    help="layer path or unique name (default: the mirrorable conv with the longest path back to the input)",
 )
 @input_opt
 @set_opt
