@@ -15,8 +15,19 @@ from archcalc.torch.crosscheck import measure  # noqa: E402
 def test_shapes_and_params_match_torch(spec_name: str) -> None:
     model, report = build_with_report(spec_name)
     got = measure(model, report, device="meta")
+    children: dict[str, list[str]] = {}
     for rec in report.records:
-        assert got.shapes[rec.path] == rec.output_shape, rec.path
+        children.setdefault(rec.parent, []).append(rec.path)
+
+    def torch_params(path: str) -> int:  # a module's numel, or a flat scope's: the sum over its children
+        return got.params[path] if path in got.params else sum(map(torch_params, children.get(path, [])))
+
+    for rec in report.records:
+        if rec.flat:  # a logical scope without a module: its modules' params add up to its subtotal
+            assert torch_params(rec.path) == rec.counts.params, rec.path
+            continue
+        if rec.op != "layer_scale":  # a bare parameter: nothing to hook
+            assert got.shapes[rec.path] == rec.output_shape, rec.path
         assert got.params[rec.path] == rec.counts.params, rec.path
         assert got.trainable[rec.path] == rec.counts.trainable_params, rec.path
         assert got.buffers[rec.path] == rec.counts.buffers, rec.path
