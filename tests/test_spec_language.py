@@ -238,3 +238,37 @@ layers: [{name: b, block: blk, args: {x: 4}}, {name: b2, block: blk, args: {x: 4
     assert report["b.c"].output_shape == (8, 8, 8) and report["b2.c"].output_shape == (3, 8, 8)
     lines = [d.text() for d in report["b"].derived]
     assert any("z = make_divisible($y * 1.5, 4)" in line and line.endswith("= 8") for line in lines), lines
+
+
+def test_mean_is_torch_mean_and_every_tool_counts_it_as_nothing(tmp_path: Path) -> None:
+    """ShuffleNet V2's global pool x.mean([2, 3]): no module in torchvision, so fvcore, torchinfo and
+    FlopCounterMode see only the conv and the linear around it."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from archcalc.analysis.conventions import totals as convention_totals
+    from archcalc.torch import build
+
+    text = """
+name: mean
+input: [3, 9, 9]
+layers:
+  - {name: conv, op: conv2d, out: 8, kernel: 3}
+  - {name: pool, op: mean, dims: [2, 3]}
+  - {name: fc, op: linear, out: 4}
+"""
+    spec = _write(tmp_path, text)
+    model, x = build(spec).eval(), torch.randn(2, 3, 9, 9)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.fc(model.conv(x).mean([2, 3])))
+    report = analyze(spec)
+    assert report["pool"].output_shape == (8,) and report["pool"].connections == 8 * 7 * 7
+    fvcore = pytest.importorskip("fvcore.nn")
+    torchinfo = pytest.importorskip("torchinfo")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x[:1])
+    totals = convention_totals(report)
+    assert totals["flops"] == counter.get_total_flops()
+    assert totals["fvcore"] == fvcore.FlopCountAnalysis(model, x[:1]).unsupported_ops_warnings(False).total()
+    assert totals["torchinfo"] == torchinfo.summary(model, input_size=(1, 3, 9, 9), verbose=0).total_mult_adds
+    with pytest.raises(ArchcalcError, match="mean dims"):
+        analyze(_write(tmp_path, text.replace("[2, 3]", "[0, 2]")))

@@ -25,7 +25,7 @@ from typing import Any
 
 from archcalc.analysis.records import resolve
 from archcalc.analysis.report import Record, Report, Shape, gc_paused
-from archcalc.errors import ArchcalcError, ShapeError
+from archcalc.errors import ArchcalcError, ShapeError, did_you_mean, show
 from archcalc.frontend.spec import Spec
 from archcalc.graph.ir import IN, LAYER, GNode, Graph
 from archcalc.ops import OPS
@@ -51,6 +51,7 @@ NO_INVERSE = {
     "flatten": "flatten leaves the feature maps: start the mirror at a conv layer before it",
     "avgpool2d": "average pooling records no switches, so it has no DeconvNet inverse",
     "adaptive_avgpool2d": "adaptive average pooling records no switches, so it has no DeconvNet inverse",
+    "mean": "a mean records no switches, so it has no DeconvNet inverse",
     "adaptive_maxpool2d": "adaptive max pooling is not mirrored (only maxpool2d switches are recorded)",
     "subsample": "LeNet's trainable subsampling has no DeconvNet inverse",
     "permute": "the mirror runs on C x H x W maps: a permute (channels-last) has no step in it",
@@ -220,9 +221,8 @@ def find_layer(report: Report, name: str) -> Record:
         raise ArchcalcError(f"'{name}' is a block: name one of its layers", file=report.file, line=block.line)
     convs = [r.path for r in report.layers if r.op == "conv2d"]
     more = f" and {len(convs) - 8} more" if len(convs) > 8 else ""
-    raise ArchcalcError(
-        f"no layer '{name}' in {report.model}; conv layers: {', '.join(convs[:8])}{more}", file=report.file
-    )
+    hint = did_you_mean(report.close_paths(name, layers_only=True)) or f"; conv layers: {', '.join(convs[:8])}{more}"
+    raise ArchcalcError(f"no layer {show(name)} in {report.model}{hint}", file=report.file)
 
 
 def producers(graph: Graph, node: GNode) -> list[str]:

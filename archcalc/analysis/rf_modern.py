@@ -86,3 +86,17 @@ def _chunk(a: dict[str, Any], rec: Record, f: Field) -> Field:
     if d == f.hw[0]:
         return replace(f, h=moved(f.h), via="", exact=exact)
     return replace(f, w=moved(f.w), via="", exact=exact)
+
+
+@rf_rule("mean", any_layout=True)
+def _mean(a: dict[str, Any], rec: Record, f: Field) -> Field:
+    """A mean over H or W: every output reads the whole map. Over other dims the field is unchanged (with
+    keepdim=false the dims after a dropped one move up one place)."""
+    rank = len(rec.input_shape) + 1  # the batch counted, as the dims are
+    dims = [(d + rank if d < 0 else d) - 1 for d in a["dims"]]  # per-sample
+    if any(d in f.hw for d in dims):
+        return whole_map(rec, f)
+    if a["keepdim"]:
+        return replace(f, via="")
+    h, w = (x - sum(1 for d in dims if d < x) for x in f.hw)
+    return replace(f, via="", hw=(h, w))

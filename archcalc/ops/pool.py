@@ -7,7 +7,8 @@ from typing import Any
 
 from archcalc.errors import ShapeError
 from archcalc.frontend.argtypes import BOOL, NAME, NONNEG_PAIR, OPT_POS_PAIR, POS_PAIR, Arg
-from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits, pair_text, prod
+from archcalc.ops.layout import DIMS, norm_dims
+from archcalc.ops.registry import Args, Out, Shape, chw, declare, fits, fmt_shape, pair_text, prod
 from archcalc.ops.symbolic import Num
 from archcalc.ops.window import ksp_summary, window_out
 
@@ -178,3 +179,29 @@ def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
         raise ShapeError(f"output size would be {int(dims[0])}x{int(dims[1])}")
     cc = m.v("C", int(c))
     return Out(shape=(cc, dims[0], dims[1]), connections=cc * m.v("H_in", int(h)) * m.v("W_in", int(w)))
+
+
+@declare(
+    "mean",
+    {
+        "dims": Arg(DIMS, doc="the dims to average, the batch as 0: [2, 3] is the global pool x.mean([2, 3])"),
+        "keepdim": Arg(BOOL, False, doc="keep each averaged dim as size 1"),
+    },
+    summary=lambda a: "dims (" + ", ".join(str(d) for d in a["dims"]) + ")" + (" keepdim" if a["keepdim"] else ""),
+    build=lambda k, a, rec: k.M.Mean(a["dims"], a["keepdim"]),
+)
+def mean(a: Args, x: Shape, m: Any) -> Out:
+    """torch.mean(x, dims, keepdim): a moduleless global pool such as ShuffleNet V2's and MNASNet's
+    ``x.mean([2, 3])``. No params, no MACs; connections = the input elements (each read once)."""
+    rank = len(x) + 1
+    dims = norm_dims(a["dims"], rank)
+    if dims is None or 0 in dims or len(set(dims)) != len(dims):
+        shown = list(a["dims"])
+        raise ShapeError(
+            f"mean dims {shown} must be distinct dims 1..{rank - 1} of the {rank}-d input (0 is the batch)"
+        )
+    out = tuple((1 if a["keepdim"] else None) if i + 1 in dims else d for i, d in enumerate(x))
+    shape = tuple(d for d in out if d is not None)
+    if m.symbolic:
+        m.note(f"averages dims {sorted(dims)} (the batch is dim 0): {fmt_shape(x)} -> {fmt_shape(shape)}")
+    return Out(shape=shape, connections=prod(x))

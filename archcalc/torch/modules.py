@@ -177,6 +177,17 @@ def layer_scale(shape: Sequence[int], init: float) -> nn.Parameter:
     return nn.Parameter(torch.full((int(shape[0]), *(1 for _ in shape[1:])), float(init)))
 
 
+class Mean(nn.Module):
+    """torch.mean over fixed dims (the batch counted as 0), as ShuffleNet V2's x.mean([2, 3])."""
+
+    def __init__(self, dims: Sequence[int], keepdim: bool) -> None:
+        super().__init__()
+        self.dims, self.keepdim = list(dims), keepdim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+
 class ScaledTanh(nn.Module):
     """LeCun's squashing function 1.7159 * tanh(2x/3)."""
 

@@ -53,6 +53,7 @@ _ALL_LAYER_OPS = (
     "adaptive_avgpool2d",
     "adaptive_maxpool2d",
     "max_unpool2d",
+    "mean",
 )
 _MERGES = {
     "add": "an elementwise sum (residual): no weights",
@@ -184,6 +185,7 @@ _FV_ZERO = {
     "rbf": "sub, mul and sum: " + _FV_UNSUPPORTED,
     "add": "aten::add: " + _FV_UNSUPPORTED,
     "mul": "aten::mul: " + _FV_UNSUPPORTED,
+    "mean": "aten::mean: " + _FV_UNSUPPORTED,
     "concat": "aten::cat: " + _FV_IGNORED,
 }
 
