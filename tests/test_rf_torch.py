@@ -231,7 +231,7 @@ def _exact(iv: tuple[Fraction, Fraction]) -> tuple[int, int]:
 @pytest.mark.skipif(not os.environ.get("ARCHCALC_SLOW"), reason="full-size float64 backward; set ARCHCALC_SLOW=1")
 @pytest.mark.parametrize(
     ("spec", "path"),
-    [("alexnet-227", "features.pool5"), ("zfnet", "features.pool5"), ("vgg16", "features.stage5.pool")],
+    [("alexnet-227", "features.pool5"), ("zfnet", "features.pool5"), ("vgg16", "features.30")],
 )
 def test_last_pool_at_full_size(spec: str, path: str) -> None:
     """The last spatial layer at the spec's own input (its field fits there), which the reduced test cannot reach."""
