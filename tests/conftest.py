@@ -49,8 +49,7 @@ _TV_CPU_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN_CPU
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
     "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
-    "test_torchvision.py::test_b_outputs_equal_torchvision": _TV_CPU_SLOW,
-    "test_torchvision.py::test_d_fvcore_convention": _TV_CPU_SLOW,
+    "test_torchvision.py::test_cpu_checks": _TV_CPU_SLOW,
     "test_hostile_cli.py::test_hostile_weights_are_one_line": None,  # None: every parametrization
     "test_hostile_cli.py::test_hostile_images_are_one_line": None,
     "test_hostile_cli.py::test_input_too_large_to_allocate_is_refused_first": None,
