@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 SHOW_LIMIT = 60  # characters of a user's value echoed in a message
@@ -48,6 +48,43 @@ class ArchcalcError(Exception):
 
 class ShapeError(ArchcalcError):
     """A rule found the input shape or arguments impossible."""
+
+
+def close_matches(word: str, options: Iterable[str], n: int = 3) -> list[str]:
+    """The options nearest to ``word``, case ignored: among difflib's close matches (ratio >= 0.6), those with
+    the fewest edits and then the closest length ('relu7' -> relu6, not relu; 'conv4' -> conv1, conv2, conv3)."""
+    import difflib
+
+    if len(word) > 4 * SHOW_LIMIT:  # a pasted page is near nothing, and the comparisons are quadratic in it
+        return []
+    by_lower: dict[str, str] = {}
+    for option in options:
+        by_lower.setdefault(option.lower(), option)
+    low = word.lower()
+    near = difflib.get_close_matches(low, list(by_lower), n=max(n, 10))
+    rank = {m: (edits(low, m), abs(len(m) - len(low))) for m in near}
+    best = min(rank.values(), default=None)
+    return [by_lower[m] for m in near if rank[m] == best][:n]
+
+
+def edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours that turn a into b (optimal string alignment)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def did_you_mean(near: Iterable[str]) -> str:
+    """'; did you mean a, b?' for an error message, or '' when nothing is near."""
+    text = ", ".join(near)
+    return f"; did you mean {text}?" if text else ""
 
 
 def printable(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.analysis.report import COUNT_KEYS, Record, Report, gc_paused
-from archcalc.errors import ArchcalcError
+from archcalc.errors import ArchcalcError, did_you_mean, show
 from archcalc.graph.ir import LAYER, Graph, Scope
 from archcalc.ops import OPS
 from archcalc.ops.layers import MERGES
@@ -251,9 +251,8 @@ def find_record(report: Report, layer: str) -> Record:
         return hits[0]
     if hits:
         raise ArchcalcError(f"layer '{layer}' is ambiguous in {report.model}: {', '.join(r.path for r in hits)}")
-    near = [r.path for r in report.records if layer.lower() in r.path.lower()][:6]
-    hint = f"; did you mean {', '.join(near)}?" if near else "; run 'archcalc table' to see the paths"
-    raise ArchcalcError(f"no layer '{layer}' in {report.model}{hint}")
+    hint = did_you_mean(report.close_paths(layer)) or "; run 'archcalc table' to see the paths"
+    raise ArchcalcError(f"no layer {show(layer)} in {report.model}{hint}")
 
 
 @gc_paused

@@ -127,6 +127,22 @@ class Report:
         ends = [i for i in by_last.get(name.rpartition(".")[2], ()) if self.records[i].path.endswith(tail)]
         return by_path.get(name, []), sorted({*by_name.get(name, ()), *ends})
 
+    def close_paths(self, name: str, *, layers_only: bool = False, n: int = 3) -> list[str]:
+        """Paths near a name that matched none, for 'did you mean': the nearest whole paths, else the paths whose
+        last component is nearest (``conv6`` -> ``features.conv5``), else the paths that contain it."""
+        from archcalc.errors import close_matches
+
+        recs = [r for r in self.records if r.kind == "layer" or not layers_only]
+        near = close_matches(name, (r.path for r in recs), n)
+        if near:
+            return near
+        by_last: dict[str, list[str]] = {}
+        for r in recs:
+            by_last.setdefault(r.path.rpartition(".")[2], []).append(r.path)
+        near = [path for last in close_matches(name.rpartition(".")[2], by_last, n) for path in by_last[last]]
+        low = name.lower()
+        return (near or [r.path for r in recs if low in r.path.lower()])[:n]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,

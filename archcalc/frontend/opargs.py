@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
-from archcalc.errors import ArchcalcError, show
+from archcalc.errors import ArchcalcError, close_matches, did_you_mean, show
 from archcalc.frontend.argtypes import REQUIRED, ArgError
 from archcalc.frontend.yamlio import LList, LMap
 from archcalc.ops import OPS
@@ -29,7 +29,9 @@ def check_op_args(e: LMap, op: Any, entry_keys: Collection[str], fail: Fail) -> 
     """The validated, defaulted arguments of one op entry; ``fail(msg, line)`` builds the located error."""
     opdef = OPS.get(op) if isinstance(op, str) else None
     if opdef is None:
-        raise fail(f"unknown op {show(op)}; known ops: {', '.join(sorted(OPS))}", e.line_of("op"))
+        near = close_matches(op, OPS) if isinstance(op, str) else []
+        hint = did_you_mean(near) or f"; known ops: {', '.join(sorted(OPS))}"
+        raise fail(f"unknown op {show(op)}{hint}", e.line_of("op"))
     args: dict[str, Any] = {}
     for key, value in e.items():
         if key in entry_keys and key != "op":

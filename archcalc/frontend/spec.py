@@ -167,31 +167,33 @@ def _text(doc: LMap, key: str, file: str, default: str | None = None) -> str:
     return v
 
 
-def parse_input(v: Any, *, file: str | None = None, line: int | None = None) -> tuple[int, ...]:
-    """[C, H, W] from YAML, or 'CxHxW' from the command line: 1 to 3 whole numbers from 1 to MAX_SIZE."""
+def parse_input(v: Any, *, file: str | None = None, line: int | None = None, subject: str = "input") -> tuple[int, ...]:
+    """[C, H, W] from YAML, or 'CxHxW' from the command line: 1 to 3 whole numbers from 1 to MAX_SIZE.
+
+    Messages start with ``subject``: 'input sizes must be ...', or '--input: sizes must be ...' for the option."""
     if isinstance(v, str):
-        v = _input_text(v, file, line)
+        v = _input_text(v, file, line, subject)
     if not isinstance(v, list) or not 1 <= len(v) <= 3:
         shown = f", got {describe(v)}" if not isinstance(v, list) else f", got {len(v)} sizes"
-        raise ArchcalcError(f"input must be [C, H, W] (or [C, L] / [F]){shown}", file=file, line=line)
+        raise ArchcalcError(f"{subject} must be [C, H, W] (or [C, L] / [F]){shown}", file=file, line=line)
     for d in v:
         if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ArchcalcError(f"input sizes must be whole numbers >= 1, got {describe(d)}", file=file, line=line)
+            raise ArchcalcError(f"{subject} sizes must be whole numbers >= 1, got {describe(d)}", file=file, line=line)
         if d > MAX_SIZE:
-            raise ArchcalcError(f"input size {d:,} is larger than the limit {MAX_SIZE:,}", file=file, line=line)
+            raise ArchcalcError(f"{subject} size {d:,} is larger than the limit {MAX_SIZE:,}", file=file, line=line)
     return tuple(v)
 
 
-def _input_text(text: str, file: str | None, line: int | None) -> list[int]:
+def _input_text(text: str, file: str | None, line: int | None, subject: str) -> list[int]:
     """'3x224x224' -> [3, 224, 224]; only ASCII digits, no signs, spaces or underscores (int() takes all three)."""
     if not _INPUT_RE.fullmatch(text):
-        raise ArchcalcError(f"input {show(text)} must look like 3x224x224", file=file, line=line)
+        raise ArchcalcError(f"{subject} {show(text)} must look like 3x224x224", file=file, line=line)
     sizes = []
     for part in text.lower().split("x"):
         digits = part.lstrip("0") or "0"
         if len(digits) > 30:  # refuse before int() works on thousands of digits
             raise ArchcalcError(
-                f"input size of {len(digits):,} digits is larger than the limit {MAX_SIZE:,}", file=file, line=line
+                f"{subject} size of {len(digits):,} digits is larger than the limit {MAX_SIZE:,}", file=file, line=line
             )
         sizes.append(int(digits))
     return sizes

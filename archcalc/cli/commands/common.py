@@ -8,9 +8,11 @@ and in cli.py, rather than whatever the installed click happens to print.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -198,7 +200,57 @@ def choice(*decls: str, enum: type[Enum], default: str, help: str) -> Decorator:
 
 
 spec_arg = argument("spec", "bundled spec name (see 'archcalc list') or path to a .yaml spec", required=True)
-input_opt = click.option("--input", "-i", "input", type=TEXT, metavar="<str>", help="input size CxHxW, e.g. 3x227x227")
+_input_option = click.option(
+    "--input", "-i", "input", type=TEXT, metavar="<str>", help="input size CxHxW, e.g. 3x227x227"
+)
+
+
+def input_opt(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The --input option; the command runs under blame_input, so a bad value is blamed on the option."""
+
+    @functools.wraps(f)  # keeps the click parameters declared below this decorator, and the help text
+    def run(*args: Any, **kwargs: Any) -> Any:
+        specs = kwargs.get("specs") or [kwargs.get("spec")]
+        with blame_input(kwargs.get("input"), [s for s in specs if s], kwargs.get("set")):
+            return f(*args, **kwargs)
+
+    return _input_option(run)
+
+
+@contextmanager
+def blame_input(text: str | None, specs: Sequence[str], sets: list[str] | None) -> Iterator[None]:
+    """--input is checked first ('--input: ...'), and a shape error it causes names it, not only the spec's line:
+    '--input: 1x8x8 does not fit the network: specs/lenet5.yaml:18: layer 'C3': kernel 5 ...'.
+
+    The error is the option's when every spec works at its own input (else the spec is at fault, as reported)."""
+    from archcalc.errors import ShapeError
+    from archcalc.frontend.spec import parse_input
+
+    if text is None:
+        yield
+        return
+    shape = parse_input(text, subject="--input:")
+    try:
+        yield
+    except ShapeError as err:
+        if not _fit_own_inputs(specs, sets):
+            raise
+        size = "x".join(map(str, shape))
+        raise ArchcalcError(f"--input: {size} does not fit the network: {err}") from None
+
+
+def _fit_own_inputs(specs: Sequence[str], sets: list[str] | None) -> bool:
+    from archcalc.analysis.records import analyze
+    from archcalc.frontend.spec import parse_sets
+
+    try:
+        for spec in specs:
+            analyze(spec, None, parse_sets(sets or []))
+    except ArchcalcError:
+        return False
+    return True
+
+
 set_opt = repeated("--set", "-s", "set", help="override a spec parameter: key=value")
 fmt_opt = choice("--format", "-f", "fmt", enum=Fmt, default="rich", help="output format")
 dtype_opt = choice("--dtype", enum=DType, default="float32", help="element type of params and activations")
