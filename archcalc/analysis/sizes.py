@@ -222,6 +222,7 @@ class SizePlan:
 
     def __init__(self, spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> None:
         self.spec, _, graph = compile_spec(spec_or_path, sets)
+        self.sets = dict(sets or {})
         self.graph = graph
         self.sizes = SizePass(graph)
 

@@ -109,6 +109,7 @@ class MinSize:
     width: int  # with the spec's height
     failure: str  # analyze()'s error just below the square size ('' if 1 works)
     gaps: list[int]  # square sizes above the minimum that fail again (non-monotonic)
+    base: tuple[int, int, int] = (0, 0, 0)  # the C x H x W input whose channels and other axis were kept
 
 
 def _works(plan: SizePlan, shape: tuple[int, ...]) -> bool:
@@ -127,11 +128,19 @@ def _smallest(ok: Callable[[int], bool], limit: int) -> int:
     raise ArchcalcError(f"no input size up to {limit} works")
 
 
-def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256) -> MinSize:
-    """Smallest square input, and per axis with the other axis at the spec's size, where every layer works."""
+def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256, base: tuple[int, ...] | None = None) -> MinSize:
+    """Smallest square input, and per axis with the other axis at the base input's size (the spec's, or ``base``:
+    --input), where every layer works; channels from the same input."""
     from archcalc.analysis.records import analyze
 
-    c, h, w = image_input(plan.spec, "minsize")
+    if base is None:
+        c, h, w = image_input(plan.spec, "minsize")
+    elif len(base) == 3:
+        c, h, w = base
+    else:
+        raise ArchcalcError(
+            f"--input: minsize varies the height and width of a C x H x W input, got {show(list(base))}"
+        )
     if not 1 <= limit <= MAX_POINTS:
         raise ArchcalcError(f"--limit {limit:,} must be from 1 to {MAX_POINTS:,}")
     square = _smallest(lambda n: _works(plan, (c, n, n)), limit)
@@ -140,11 +149,25 @@ def min_size(plan: SizePlan, limit: int = 4096, check_above: int = 256) -> MinSi
     failure = ""
     if square > 1:
         try:
-            analyze(plan.spec, (c, square - 1, square - 1))
+            analyze(plan.spec, (c, square - 1, square - 1), plan.sets)
         except ArchcalcError as err:  # the calculator's located message: the first layer that fails
             failure = str(err)
     gaps = [n for n in range(square + 1, square + check_above + 1) if not _works(plan, (c, n, n))]
-    return MinSize(square, height, width, failure, gaps)
+    return MinSize(square, height, width, failure, gaps, (c, h, w))
+
+
+def min_size_json(plan: SizePlan, m: MinSize, limit: int) -> dict[str, Any]:
+    c, h, w = m.base
+    return {
+        "model": plan.spec.name,
+        "input": [c, h, w],
+        "limit": limit,
+        "square": [c, m.square, m.square],
+        "height": [c, m.height, w],
+        "width": [c, h, m.width],
+        "failure": m.failure or None,
+        "gaps": m.gaps,
+    }
 
 
 def points_json(points: list[Point]) -> list[dict[str, Any]]:

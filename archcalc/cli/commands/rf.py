@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import click
@@ -22,11 +23,16 @@ def rf_cells(row: Any) -> list[str]:
     return [size, fmt_pair(f.h.jump, f.w.jump), fmt_pair(f.h.start, f.w.start)]
 
 
+def rf_number(x: Fraction) -> int | str:
+    """A whole value as a JSON integer; any other exact fraction as its text ('1/2', '-3/2')."""
+    return x.numerator if x.denominator == 1 else str(x)
+
+
 def rf_json(row: Any) -> dict[str, Any]:
     f = row.field
 
-    def axis(a: Any) -> dict[str, str]:
-        return {"size": str(a.size), "jump": str(a.jump), "start": str(a.start)}
+    def axis(a: Any) -> dict[str, int | str]:
+        return {"size": rf_number(a.size), "jump": rf_number(a.jump), "start": rf_number(a.start)}
 
     return {"path": row.path, "op": row.op, "h": axis(f.h), "w": axis(f.w), "exact": f.exact, "via": f.via}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import click
@@ -13,10 +14,12 @@ from archcalc.cli.commands.common import (
     DType,
     Fmt,
     batch_opt,
+    choice,
     command,
     dtype_opt,
     emit,
     fmt_opt,
+    input_opt,
     set_opt,
     spec_arg,
 )
@@ -118,27 +121,41 @@ def _grid(plan: SizePlan, points: list[Point], fmt: Fmt) -> Grid:
     return Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
 
 
+class TextOrJson(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @command("minsize")
 @spec_arg
+@input_opt
 @set_opt
+@choice("--format", "-f", "fmt", enum=TextOrJson, default="text", help="output format")
 @click.option(
     "--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried (at most 10,000)"
 )
-def minsize_cmd(spec: str, set: list[str] | None, limit: int) -> None:
+def minsize_cmd(spec: str, input: str | None, set: list[str] | None, fmt: TextOrJson, limit: int) -> None:
     """Smallest input for which every layer has a positive output: square, and per axis (the other axis
-    at the spec's size), with the layer that fails first just below. Pure math.
+    at the input's size: the spec's, or --input's, which also gives the channels), with the layer that
+    fails first just below. Pure math.
 
-    Example:
+    Examples:
 
       archcalc minsize googlenet
+
+      archcalc minsize resnet50 --input 3x320x160 --format json
     """
     from archcalc.analysis.sizes import SizePlan
-    from archcalc.analysis.sweep import min_size
-    from archcalc.frontend.spec import parse_sets
+    from archcalc.analysis.sweep import min_size, min_size_json
+    from archcalc.frontend.spec import parse_input, parse_sets
+    from archcalc.render.tabular import to_json
 
     plan = SizePlan(spec, parse_sets(set or []))
-    m = min_size(plan, limit)
-    c, h, w = plan.spec.input
+    m = min_size(plan, limit, base=None if input is None else parse_input(input))
+    if fmt is TextOrJson.json:
+        sys.stdout.write(to_json(min_size_json(plan, m, limit)))
+        return
+    c, h, w = m.base
     out = sys.stdout
     out.write(f"{plan.spec.name}: smallest square input {c}x{m.square}x{m.square}\n")
     out.write(f"  smallest height (width {w}): {m.height}\n  smallest width (height {h}): {m.width}\n")
