@@ -22,7 +22,7 @@ def check_cmd(files: tuple[str, ...], fmt: Fmt) -> None:
 
     Examples:
 
-      archcalc check examples/claims/lenet5-article-004.yaml
+      archcalc check examples/claims/seed-004-classic-cnns.yaml
 
       archcalc check examples/claims/*.yaml --format markdown
     """

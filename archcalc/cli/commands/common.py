@@ -9,6 +9,7 @@ and in cli.py, rather than whatever the installed click happens to print.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -152,10 +153,18 @@ def parse_reworded(
         raise click.UsageError(usage_message(err), err.ctx) from None
 
 
+_EXAMPLE = re.compile(r"^([ \t]+)(archcalc .*)$", re.M)
+
+
 class Command(click.Command):
     """A command whose --help has an Arguments section, and whose usage errors use archcalc's wording."""
 
     allow_extra_args = True  # refused in parse_args below, so that the message is ours
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help:  # an example is one line to copy: click's '\b' paragraph marker keeps it from wrapping
+            self.help = _EXAMPLE.sub(lambda m: f"\b\n{m[0]}", inspect.cleandoc(self.help))
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self.format_usage(ctx, formatter)
