@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from archcalc import __version__
 from archcalc.cli.commands.common import (
     INT,
     TEXT,
@@ -59,6 +60,7 @@ app = Group(
     name="archcalc",
     help="Exact shapes, params, connections and MACs of convolutional networks, from YAML specs.",
 )
+click.version_option(__version__, "--version", prog_name="archcalc", message="%(prog)s %(version)s")(app)
 
 
 @command("table")
