@@ -250,7 +250,10 @@ def _cat(xs: list[torch.Tensor], path: str, dim: int = 1) -> torch.Tensor:
 
 
 def _add(xs: list[torch.Tensor], path: str) -> torch.Tensor:
-    """Elementwise sum with torch's broadcasting (dims of 1 stretch), as the language's add (issue 10)."""
+    """Elementwise sum with torch's broadcasting (dims of 1 stretch), as the language's add (issue 10); inputs
+    of different ranks are the language's own refusal (per sample they would align unlike torch's batches)."""
+    if len({x.dim() for x in xs}) > 1:
+        raise _Refused(path, "add needs inputs of one rank")
     try:
         total = xs[0]
         for x in xs[1:]:

@@ -199,8 +199,12 @@ def merge_concat(xs: Sequence[Shape], m: Any, dim: int = 1) -> Out:
 
 
 def broadcast(xs: Sequence[Shape], what: str) -> Shape:
-    """torch's broadcasting: align the shapes on the right; each dim is equal, or 1 and stretched."""
+    """torch's broadcasting, per sample: inputs of one rank, each dim equal or 1 (stretched). Different
+    ranks are refused: per sample they would align differently from the batched tensors torch sees."""
     rank = max(len(x) for x in xs)
+    if any(len(x) != rank for x in xs):  # per sample: torch would align the batch dim of the shorter one
+        shapes = ", ".join(fmt_shape(s) for s in xs)
+        raise ShapeError(f"{what} needs inputs of one rank (a batch of them broadcasts otherwise), got {shapes}")
     out = []
     for i in range(rank):
         dims = {int(x[len(x) - rank + i]) for x in xs if len(x) - rank + i >= 0}
