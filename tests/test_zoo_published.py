@@ -10,6 +10,7 @@ import math
 from decimal import Decimal
 
 import pytest
+from tvoracle import TV_SPECS
 
 from archcalc.analysis.records import analyze
 from archcalc.errors import ArchcalcError
@@ -74,7 +75,8 @@ def test_spec_published_block_agrees_with_table(name: str) -> None:
 def test_every_torchvision_claim_is_in_the_table() -> None:
     """A spec citing torchvision's numbers must be checked here (others cite papers, checked elsewhere)."""
     citing = {n for n in bundled_names() if "torchvision" in str(load_spec(n).published.get("source", ""))}
-    assert citing == set(TORCHVISION_META)
+    # the 68 torchvision mirrors are checked against the weights' own meta by tests/test_torchvision.py
+    assert citing <= set(TORCHVISION_META) | set(TV_SPECS.values())
 
 
 @pytest.mark.parametrize(("name", "millions"), VGG_TABLE2_MILLIONS.items())
