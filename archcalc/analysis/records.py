@@ -55,7 +55,7 @@ def resolve(
         model=spec.name,
         title=spec.title,
         source=spec.source,
-        file=spec.file,
+        file=spec.origin,
         input=shape,
         params=params,
         records=prop.records,

@@ -61,7 +61,7 @@ def image_input(spec: Spec, command: str) -> tuple[int, int, int]:
     if len(spec.input) != 3:
         raise ArchcalcError(
             f"{command} varies the height and width of a C x H x W input; this spec's input is {show(list(spec.input))}",
-            file=spec.file,
+            file=spec.origin,
             line=spec.raw.line_of("input") or None,
         )
     c, h, w = spec.input

@@ -55,6 +55,10 @@ class Spec:
     file: str
     published: dict[str, Any] = field(default_factory=dict)
     raw: LMap = field(default_factory=LMap)
+    origin: str = ""  # the spec's own file ('file' holds the layers: a variant's base), for header errors
+
+    def __post_init__(self) -> None:
+        self.origin = self.origin or self.file
 
 
 def resolve_path(ref: str) -> tuple[Path, str]:
@@ -157,6 +161,7 @@ def _variant(doc: LMap, file: str, here: Path | None, depth: int) -> Spec:
         file=base.file,  # the layers' line numbers are the base file's
         published=dict(published),
         raw=doc,
+        origin=file,
     )
 
 
@@ -208,7 +213,7 @@ def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
     for key, value in sets.items():
         if key not in values:
             known = ", ".join(sorted(values)) or "none"
-            raise ArchcalcError(f"--set {key}: unknown parameter (this spec has: {known})", file=spec.file)
+            raise ArchcalcError(f"--set {key}: unknown parameter (this spec has: {known})", file=spec.origin)
         default = values[key]
         ok = (
             type(value) is type(default)
@@ -218,7 +223,7 @@ def apply_overrides(spec: Spec, sets: dict[str, Any]) -> dict[str, Any]:
         if not ok:
             raise ArchcalcError(
                 f"--set {key}={show(value)}: expected {_KINDS.get(type(default), 'a value')} like the default {show(default)}",
-                file=spec.file,
+                file=spec.origin,
             )
         values[key] = value
     return values
