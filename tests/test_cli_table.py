@@ -83,7 +83,10 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["table", "no-such-net"], "archcalc: error: unknown spec 'no-such-net'"),
         (["table", "lenet5", "--set", "depth=3"], "archcalc: error: specs/lenet5.yaml: --set depth: unknown parameter"),
-        (["table", "lenet5", "--input", "1x4x4"], "archcalc: error: specs/lenet5.yaml:14: layer 'C1': kernel 5"),
+        (
+            ["table", "lenet5", "--input", "1x4x4"],
+            "archcalc: error: --input: 1x4x4 does not fit the network: specs/lenet5.yaml:14: layer 'C1': kernel 5",
+        ),
     ],
 )
 def test_errors_are_one_line_exit_2(args: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
