@@ -181,3 +181,17 @@ def test_docs_drawings_are_current(name: str, depth: int | None, color: str | No
     doc = Path(__file__).resolve().parent.parent / "docs" / f"{name}.svg"
     assert doc.read_text(encoding="utf-8") == to_svg(draw(analyze(name), None, depth, color))
     assert f"](docs/{name}.svg)" in (doc.parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_side_outputs_sit_beside_the_entry_they_read() -> None:
+    """googlenet with aux=true, folded to depth 1: each aux head is to the right of the inception it reads,
+    joined by one left-to-right edge, and the main column goes on below without passing through it."""
+    drawing = draw(analyze("googlenet", aux=True), None, 1, None)
+    boxes = {b.key: b for b in drawing.boxes}
+    edges = {(e.src, e.dst): e.points for e in drawing.edges}
+    for head, reads, next_ in (("aux1", "inception_4a", "inception_4b"), ("aux2", "inception_4d", "inception_4e")):
+        assert boxes[head].x >= boxes[reads].x + boxes[reads].w and boxes[head].y == boxes[reads].y
+        assert edges[(reads, head)][0][1] == edges[(reads, head)][-1][1]  # horizontal
+        assert (reads, next_) in edges and not any(src == head for src, _ in edges)
+    _, svg_edges = boxes_and_edges(to_svg(drawing))
+    assert len(svg_edges) == len(drawing.edges)

@@ -122,6 +122,9 @@ def route(boxes: list[Box], edges: list[Edge]) -> None:
 
 
 def candidates(s: Box, d: Box, bus: bool) -> list[list[Point]]:
+    if not bus and d.x >= s.x + s.w and d.y < s.y + s.h and s.y < d.y + d.h:  # side by side: left to right
+        mid = (s.x + s.w + d.x) / 2
+        return [[(s.x + s.w, s.cy), (mid, s.cy), (mid, d.cy), (d.x, d.cy)]]
     if bus or d.y < s.y + s.h:
         return []
     sy, dy = s.y + s.h, d.y

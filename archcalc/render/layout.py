@@ -131,10 +131,25 @@ class GraphLayout:
             merges = [p for (kind, _), p in zip(units, parts, strict=True) if kind == "node"]
             part = self.side_by_side(branches, merges)
         else:
-            part = self.stack(parts)
+            part = self.stack(self.sides_beside(units, parts))
         if scope.depth >= 0 and not scope.flat and (scope.block or scope.dense or scope.kind == "parallel"):
             part = self.framed(part, f"{scope.name}" + (f" ({scope.block})" if scope.block else ""))
         return part
+
+    def sides_beside(self, units: list[tuple[str, int]], parts: list[Part]) -> list[Part]:
+        """A side output (an auxiliary head) goes to the right of the entry it reads, off the main column."""
+        sides = set(self.graph.outputs[1:])
+        out: list[Part] = []
+        for (kind, i), part in zip(units, parts, strict=True):
+            end = self.graph.scopes[i].exit if kind == "scope" else i
+            if end in sides and out and part.boxes:
+                prev = out.pop()
+                row = Part(prev.w + 2 * HGAP + part.w, max(prev.h, part.h))
+                prev.place(row, 0, 0)
+                part.place(row, prev.w + 2 * HGAP, 0)
+                part = row
+            out.append(part)
+        return out
 
     def unit(self, kind: str, i: int) -> Part:
         graph = self.graph
