@@ -138,15 +138,16 @@ def candidates(s: Box, d: Box, bus: bool) -> list[list[Point]]:
 
 def lane(s: Box, d: Box, near: list[Box], lanes: list[tuple[float, float, float]], *, left: bool) -> list[Point]:
     """Out of the source's side, along a lane beside every box in between, into the reader's side."""
-    lo, hi = min(s.cy, d.cy), max(s.cy, d.cy)
     every = [*near, s, d]
     step = -6.0 if left else 6.0
     x = min(b.x for b in every) - 10 if left else max(b.x + b.w for b in every) + 10
+    sy, dy = s.y + 0.7 * s.h, d.y + 0.3 * d.h  # a box that both reads and feeds a lane keeps the two apart
+    lo, hi = min(sy, dy), max(sy, dy)
     while any(abs(lx - x) < 3 and ly < hi and lh > lo for lx, ly, lh in lanes):
         x += step
     lanes.append((x, lo, hi))
     sx, dx = (s.x, d.x) if left else (s.x + s.w, d.x + d.w)
-    return [(sx, s.cy), (x, s.cy), (x, d.cy), (dx, d.cy)]
+    return [(sx, sy), (x, sy), (x, dy), (dx, dy)]
 
 
 def crosses(points: list[Point], b: Box) -> bool:
