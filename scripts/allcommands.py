@@ -9,6 +9,7 @@ A command fails when it exits with anything but 0, except `deconv`, which may re
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -25,6 +26,7 @@ COMMANDS = [
     ["flops"],
     ["sweep", "--input", "224:320:32"],
     ["deconv", "-f", "json"],
+    ["draw", "-o", str(Path(tempfile.gettempdir()) / "allcommands-draw.svg")],
 ]
 
 

@@ -195,3 +195,16 @@ def test_side_outputs_sit_beside_the_entry_they_read() -> None:
         assert (reads, next_) in edges and not any(src == head for src, _ in edges)
     _, svg_edges = boxes_and_edges(to_svg(drawing))
     assert len(svg_edges) == len(drawing.edges)
+
+
+def test_chromium_shows_the_drawing(tmp_path: Path) -> None:
+    """Where Chromium is installed: the SVG opens in it and the screenshot is not blank (skipped otherwise)."""
+    from test_html import screenshot
+
+    svg = tmp_path / "googlenet.svg"
+    assert main(["draw", "googlenet", "--depth", "3", "--color", "macs", "-o", str(svg)]) == 0
+    png = tmp_path / "googlenet.png"
+    head = ET.parse(svg).getroot()
+    screenshot(svg, png, f"{head.get('width')},{head.get('height')}")
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a blank page compresses to a few KB
