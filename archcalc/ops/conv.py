@@ -218,7 +218,7 @@ def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
         if op >= max(s, d):
             raise ShapeError(f"output_padding {op} must be smaller than stride {s} or dilation {d}")
         lo = name.lower()
-        n = m.v(f"{name}_in", int(size))
+        n = m.v(f"{name}_in", size)
         out = (n - 1) * m.v(f"s_{lo}", s) - 2 * m.v(f"p_{lo}", p) + m.v(f"d_{lo}", d) * (m.v(f"k_{lo}", k) - 1)
         out = out + m.v(f"op_{lo}", op) + 1
         if int(out) < 1:
@@ -233,7 +233,7 @@ def conv_transpose2d(a: Args, x: Shape, m: Any) -> Out:
     weight = per_input * cin
     fits("the weight", weight)
     bias = cout if a["bias"] else 0
-    macs = weight * m.v("H_in", int(h)) * m.v("W_in", int(w))
+    macs = weight * m.v("H_in", h) * m.v("W_in", w)
     units = cout * dims[0] * dims[1]
     return Out(
         shape=(cout, dims[0], dims[1]),

@@ -53,7 +53,7 @@ def compress(a: Args, x: Shape, m: Any) -> Out:
     cout = cin * m.v("theta_num", t.numerator) // m.v("theta_den", t.denominator)
     if int(cout) < 1:
         raise ShapeError(f"compression {a['ratio']:g} of {int(c)} channels leaves no output channel")
-    hh, ww = m.v("H", int(h)), m.v("W", int(w))
+    hh, ww = m.v("H", h), m.v("W", w)
     weight = cin * cout
     fits("the weight", weight)
     units = cout * hh * ww

@@ -26,9 +26,9 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
     """
     if not x:
         raise ShapeError("linear needs an input with at least one dimension")
-    fin, fout = m.v("F_in", int(x[-1])), m.v("F_out", a["out"])
+    fin, fout = m.v("F_in", x[-1]), m.v("F_out", a["out"])
     rest = prod(x[:-1])
-    positions = m.v("positions", rest) if rest != 1 else 1
+    positions = m.v("positions", _product(x[:-1])) if rest != 1 else 1
     weight = fin * fout
     fits("the weight", weight)
     per_unit = fin + 1 if a["bias"] else fin
@@ -38,6 +38,14 @@ def linear(a: Args, x: Shape, m: Any) -> Out:
         macs=weight * positions if rest != 1 else weight,
         connections=per_unit * fout * positions if rest != 1 else per_unit * fout,
     )
+
+
+def _product(xs: Shape) -> Num:
+    """The product of dims, kept symbolic when they are (prod() gives an int)."""
+    out: Num = 1
+    for d in xs:
+        out = out * d
+    return out
 
 
 @declare(
@@ -177,9 +185,9 @@ def flatten(a: Args, x: Shape, m: Any) -> Out:
         )
     inner = x[lo - 1 : hi]
     names = ("C", "H", "W") if len(inner) == 3 else tuple(f"d_{i}" for i in range(lo, hi + 1))
-    size: Num = m.v(names[0], int(inner[0]))
+    size: Num = m.v(names[0], inner[0])
     for name, d in zip(names[1:], inner[1:], strict=True):
-        size = size * m.v(name, int(d))
+        size = size * m.v(name, d)
     return Out(shape=(*x[: lo - 1], size, *x[hi:]))
 
 
@@ -207,12 +215,13 @@ def broadcast(xs: Sequence[Shape], what: str) -> Shape:
         raise ShapeError(f"{what} needs inputs of one rank (a batch of them broadcasts otherwise), got {shapes}")
     out = []
     for i in range(rank):
-        dims = {int(x[len(x) - rank + i]) for x in xs if len(x) - rank + i >= 0}
-        big = dims - {1}
+        # int -> the dim itself, so a symbolic dim (archcalc formula) keeps its formula
+        dims = {int(x[len(x) - rank + i]): x[len(x) - rank + i] for x in xs if len(x) - rank + i >= 0}
+        big = set(dims) - {1}
         if len(big) > 1:
             shapes = ", ".join(fmt_shape(s) for s in xs)
             raise ShapeError(f"{what} needs shapes that broadcast (equal, or 1 in a dim), got {shapes}")
-        out.append(big.pop() if big else 1)
+        out.append(dims[big.pop()] if big else 1)
     return tuple(out)
 
 
@@ -319,7 +328,7 @@ def rbf(a: Args, x: Shape, m: Any) -> Out:
     """
     if len(x) != 1:
         raise ShapeError(f"rbf needs a flat input, got {fmt_shape(x)}; add flatten first")
-    fin, out = m.v("F_in", int(x[0])), m.v("F_out", a["out"])
+    fin, out = m.v("F_in", x[0]), m.v("F_out", a["out"])
     fits("the prototypes", fin * out)
     if m.symbolic:
         m.note("the F_in x F_out prototypes are fixed (a buffer): 0 params; each output reads every input")

@@ -60,7 +60,7 @@ def layernorm(a: Args, x: Shape, m: Any) -> Out:
     """
     if not x:
         raise ShapeError("layernorm needs an input with at least one dimension")
-    c = m.v("C", int(x[-1]))
+    c = m.v("C", x[-1])
     return Out(shape=(*x[:-1], c), params=_ln_params(a, c, m))
 
 

@@ -102,9 +102,9 @@ def _window_sum(m: Any, axis: str, n: int, o: int) -> Num:
 def _adaptive(a: Args, x: Shape, m: Any, op: str) -> Out:
     """Adaptive output size; connections sum torch's (possibly overlapping) windows exactly."""
     c, h, w = chw(x, op)
-    oh, ow = (int(i) if o is None else o for o, i in zip(a["output"], (h, w), strict=True))
+    oh, ow = (i if o is None else o for o, i in zip(a["output"], (h, w), strict=True))
     cc = m.v("C", int(c))
-    reads = cc * _window_sum(m, "H", int(h), oh) * _window_sum(m, "W", int(w), ow)
+    reads = cc * _window_sum(m, "H", int(h), int(oh)) * _window_sum(m, "W", int(w), int(ow))
     return Out(shape=(cc, m.v("H_out", oh), m.v("W_out", ow)), connections=reads)
 
 
@@ -162,7 +162,7 @@ def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
     dims: list[Num] = []
     for axis, name, n in ((0, "H", h), (1, "W", w)):
         lo = name.lower()
-        default = (m.v(f"{name}_in", int(n)) - 1) * m.v(f"s_{lo}", s[axis]) - 2 * m.v(f"p_{lo}", p[axis])
+        default = (m.v(f"{name}_in", n) - 1) * m.v(f"s_{lo}", s[axis]) - 2 * m.v(f"p_{lo}", p[axis])
         default = default + m.v(f"k_{lo}", k[axis])
         if a["output_size"] is None:
             dims.append(m.v(f"{name}_out", default))
@@ -178,7 +178,7 @@ def max_unpool2d(a: Args, x: Shape, m: Any) -> Out:
     if int(dims[0]) < 1 or int(dims[1]) < 1:
         raise ShapeError(f"output size would be {int(dims[0])}x{int(dims[1])}")
     cc = m.v("C", int(c))
-    return Out(shape=(cc, dims[0], dims[1]), connections=cc * m.v("H_in", int(h)) * m.v("W_in", int(w)))
+    return Out(shape=(cc, dims[0], dims[1]), connections=cc * m.v("H_in", h) * m.v("W_in", w))
 
 
 @declare(

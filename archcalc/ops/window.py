@@ -26,7 +26,7 @@ def window_out(
     ``in + left padding``: if (out-1)*s >= in + p_left then out -= 1.
     """
     a = axis.lower()
-    n = m.v(f"{axis}_in", int(size))
+    n = m.v(f"{axis}_in", size)  # not int(): a formula keeps its symbols
     kk, ss, dd = m.v(f"k_{a}", k), m.v(f"s_{a}", s), m.v(f"d_{a}", d)
     if pads[0] == pads[1]:
         padded = n + 2 * m.v(f"p_{a}", pads[0])

@@ -1,0 +1,274 @@
+"""Shapes and costs as exact functions of the input size H x W (``archcalc formula``).
+
+Nothing here restates a shape rule: every layer's op rule runs once more, on ``Term``s (polynomial.py), which
+carry their value at a sample size (driving the rule's checks, as ``ExplainMath`` does for one size) and their
+polynomial in H, W and the named floor sizes the rules create. The totals are the sums the calculator takes.
+
+The closed form: with H a multiple of m_H (and W of m_W), every floor divides exactly; m is the least common
+multiple of the denominators the divisions leave on H and W, so there each size is affine in H and W and every
+count a polynomial in H and W alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from archcalc.analysis.polynomial import Coef, FormulaError, H, Poly, Space, Term, W, const, padd, peval, pmul, pscale
+from archcalc.analysis.records import compile_spec, located
+from archcalc.analysis.report import Shape, gc_paused
+from archcalc.analysis.sizes import SizePlan
+from archcalc.errors import ArchcalcError, ShapeError
+from archcalc.frontend.spec import Spec
+from archcalc.graph.interp import Interpreter
+from archcalc.graph.ir import GNode, Graph
+from archcalc.ops import OPS
+from archcalc.ops.layers import MERGES
+from archcalc.ops.layout import norm_dims
+
+COUNTS = ("params", "macs", "activations")
+_SUMMARY_INDEX = {"params": 0, "macs": 4, "activations": 5}  # in SizePlan's counts tuple
+
+Dims = tuple[Term, ...]
+
+
+@dataclass
+class ClosedForm:
+    """Exact for H = a*mod[0] >= least[0] and W = b*mod[1] >= least[1]: polynomials in H and W only."""
+
+    mod: tuple[int, int]
+    least: tuple[int, int]
+    output: tuple[Poly, ...]
+    counts: dict[str, Poly]
+
+    def evaluate(self, h: int, w: int) -> dict[str, Any]:
+        env = [h, w]
+        return {
+            "output": tuple(_whole(peval(p, env)) for p in self.output),
+            **{k: _whole(peval(p, env)) for k, p in self.counts.items()},
+        }
+
+
+@dataclass
+class Formula:
+    model: str
+    channels: int
+    sample: tuple[int, int]
+    space: Space
+    output: tuple[Poly, ...]
+    counts: dict[str, Poly]
+    layers: list[tuple[str, tuple[Poly, ...]]]  # each layer's output shape, for locating a disagreement
+    closed: ClosedForm | None = None
+
+    def env(self, h: int, w: int) -> list[int]:
+        env = [h, w]
+        for v in self.space.vars[2:]:
+            env.append(v.value(env))
+        return env
+
+    def evaluate(self, h: int, w: int) -> dict[str, Any]:
+        """Output shape and counts at H x W, from the formula alone."""
+        env = self.env(h, w)
+        return {
+            "output": tuple(_whole(peval(p, env)) for p in self.output),
+            **{k: _whole(peval(p, env)) for k, p in self.counts.items()},
+        }
+
+    def leading(self, key: str) -> Poly:
+        """The highest-degree terms of a count (its growth for large H, W), from the closed form."""
+        p = self.closed.counts[key] if self.closed else self.counts[key]
+        top = max((len(m) for m in p), default=0)
+        return {m: c for m, c in p.items() if len(m) == top}
+
+
+def _whole(x: Coef) -> int:
+    f = Fraction(x)
+    if f.denominator != 1:
+        raise RuntimeError(f"internal: a formula evaluated to the non-integer {f}")
+    return f.numerator
+
+
+class FormulaPass(Interpreter[Dims]):
+    """The records pass's walk, on Terms: shapes per node, counts summed over layers."""
+
+    def __init__(self, graph: Graph, space: Space) -> None:
+        super().__init__(graph)
+        self.m = space
+        self.totals = {k: space.lift(0) for k in COUNTS}
+        self.layers: list[tuple[str, tuple[Poly, ...]]] = []
+
+    def layer(self, node: GNode, args: Sequence[Dims]) -> Dims:
+        opdef = OPS[node.op]
+        _refuse(node, args)
+        try:
+            res = opdef.rule(node.args, list(args) if opdef.many_inputs else args[0], self.m)
+        except (ShapeError, FormulaError) as err:
+            raise located(self.graph, node, err) from None
+        shape = tuple(self.m.lift(d) for d in res.shape)
+        acts = self.m.lift(1)
+        for d in shape:
+            acts = acts * d
+        for key, value in (("params", res.params), ("macs", res.macs), ("activations", acts)):
+            self.totals[key] = self.totals[key] + value
+        self.layers.append((node.path, tuple(d.poly for d in shape)))
+        return shape
+
+    def merge(self, node: GNode, args: Sequence[Dims]) -> Dims:
+        return self._merge(node, node.op, args)
+
+    def bus(self, node: GNode, args: Sequence[Dims]) -> Dims:
+        return self._merge(node, "concat", args)
+
+    def _merge(self, node: GNode, how: str, args: Sequence[Dims]) -> Dims:
+        try:
+            shapes: Any = args  # Terms stand in for the rules' ints
+            return tuple(self.m.lift(d) for d in MERGES[how](shapes, self.m).shape)
+        except (ShapeError, FormulaError) as err:
+            raise located(self.graph, node, err) from None
+
+
+def _refuse(node: GNode, args: Sequence[Dims]) -> None:
+    """Layers whose output size is not one expression of their input size: one clear line."""
+    a = node.args
+    if node.op in ("maxpool2d", "avgpool2d") and a.get("ceil_mode"):
+        stride = a["stride"] or a["kernel"]
+        for axis in (0, 1):
+            k, s, p, d = a["kernel"][axis], stride[axis], a["padding"][axis], a.get("dilation", (1, 1))[axis]
+            e = d * (k - 1) + 1
+            if p >= e or (s >= 2 and p - e + s - 1 >= 0):
+                raise FormulaError(
+                    f"layer '{node.path}': ceil_mode with kernel {k}, stride {s}, padding {p} drops the last window "
+                    "for some input sizes (torch), so its output size is not one expression of H and W"
+                )
+    if node.op == "chunk":
+        x = args[0]
+        got = norm_dims((a["dim"],), len(x) + 1)
+        if got and got[0] >= 1 and any(x[got[0] - 1].poly.keys() - {()}):
+            raise FormulaError(
+                f"layer '{node.path}': chunk along a dim that depends on the input size; "
+                "its pieces are not one expression of H and W"
+            )
+
+
+@gc_paused
+def formula(spec_or_path: Spec | str, sets: dict[str, Any] | None = None, verify: int = 6) -> Formula:
+    """The network's output shape and counts as exact formulas of H and W (checked at ``verify`` sizes)."""
+    spec, _, graph = compile_spec(spec_or_path, sets)
+    if len(spec.input) != 3:
+        raise FormulaError(f"formula needs a C x H x W input; {spec.name}'s input is {list(spec.input)}")
+    plan = SizePlan(spec, sets)
+    c, h0, w0 = spec.input
+    sample = (2 * h0, 2 * w0) if _accepts(plan, (c, 2 * h0, 2 * w0)) else (h0, w0)
+    space = Space()
+    x = (space.lift(c), space.term(sample[0], {(H,): 1}), space.term(sample[1], {(W,): 1}))
+    p = FormulaPass(graph, space)
+    out = p.run(x)
+    space.finish()
+    f = Formula(
+        spec.name,
+        c,
+        sample,
+        space,
+        tuple(d.poly for d in out),
+        {k: t.poly for k, t in p.totals.items()},
+        p.layers,
+    )
+    _verify(f, plan, spec, sets, [(h0, w0), sample, *_probe_sizes(h0, w0, verify)])
+    f.closed = closed_form(f, plan)
+    return f
+
+
+def _probe_sizes(h0: int, w0: int, n: int) -> list[tuple[int, int]]:
+    out = []
+    for i in range(n):
+        out.append((max(1, h0 + 7 * i - 9), max(1, w0 + 3 * i + 5)))
+    return out
+
+
+def _accepts(plan: SizePlan, shape: Shape) -> bool:
+    try:
+        plan.run(shape)
+    except ArchcalcError:
+        return False
+    return True
+
+
+def _verify(f: Formula, plan: SizePlan, spec: Spec, sets: dict[str, Any] | None, sizes: list[tuple[int, int]]) -> None:
+    """The formula must give the calculator's numbers; a disagreement names the first layer that differs."""
+    for h, w in sizes:
+        try:
+            s = plan.run((f.channels, h, w))
+        except ArchcalcError:
+            continue
+        got = f.evaluate(h, w)
+        want = {"output": tuple(s.shape), **{k: s.counts[i] for k, i in _SUMMARY_INDEX.items()}}
+        if got != want:
+            raise FormulaError(_disagreement(f, spec, sets, h, w))
+
+
+def _disagreement(f: Formula, spec: Spec, sets: dict[str, Any] | None, h: int, w: int) -> str:
+    from archcalc.analysis.records import analyze
+
+    report = analyze(spec, (f.channels, h, w), sets)
+    env = f.env(h, w)
+    shapes = {r.path: r.output_shape for r in report.layers}
+    for path, dims in f.layers:
+        if tuple(_whole(peval(p, env)) for p in dims) != tuple(shapes.get(path, ())):
+            return f"layer '{path}': its output size is not one expression of H and W (it differs at {h}x{w})"
+    return f"{f.model}: a count is not one expression of H and W (it differs at {h}x{w})"
+
+
+def _subst(p: Poly, closed: list[Poly]) -> Poly:
+    out: Poly = {}
+    for mono, c in p.items():
+        t: Poly = {(): c}
+        for i in mono:
+            t = pmul(t, closed[i])
+        out = padd(out, t)
+    return out
+
+
+def closed_form(f: Formula, plan: SizePlan) -> ClosedForm | None:
+    """Every size affine in H and W where every floor is exact: the moduli, the least sizes, the polynomials."""
+    mod = [1, 1]
+    closed: list[Poly] = [{(H,): 1}, {(W,): 1}]
+    for v in f.space.vars[2:]:
+        q = pscale(_subst(v.num, closed), Fraction(1, v.den))
+        for mono, c in q.items():
+            den = Fraction(c).denominator
+            for axis in (H, W):
+                if mono and axis in mono:
+                    mod[axis] = mod[axis] * den // math.gcd(mod[axis], den)
+        c0 = Fraction(const(q))
+        whole = c0.numerator // c0.denominator if v.kind == "floor" else -(-c0.numerator // c0.denominator)
+        rest = {m: c for m, c in q.items() if m}
+        closed.append(padd(rest, {(): whole + v.shift}))
+    least = _least(f, plan, (mod[0], mod[1]))
+    if least is None:
+        return None
+    return ClosedForm(
+        (mod[0], mod[1]),
+        least,
+        tuple(_subst(p, closed) for p in f.output),
+        {k: _subst(p, closed) for k, p in f.counts.items()},
+    )
+
+
+def _least(f: Formula, plan: SizePlan, mod: tuple[int, int], limit: int = 4096) -> tuple[int, int] | None:
+    """The smallest multiple of each modulus the network accepts (the other side at the sample size)."""
+    out = []
+    for axis in (H, W):
+        k = 1
+        while k * mod[axis] <= max(limit, 4 * mod[axis]):
+            size = k * mod[axis]
+            shape = (f.channels, size, f.sample[1]) if axis == H else (f.channels, f.sample[0], size)
+            if _accepts(plan, shape):
+                break
+            k += 1
+        else:
+            return None
+        out.append(k * mod[axis])
+    return out[0], out[1]
