@@ -46,10 +46,13 @@ def torchvision() -> ModuleType:
 _HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet169", "densenet201", "resnet152"}
 # torchvision's models on the CPU (float64 outputs, fvcore trace): the smallest of each family run by default
 _TV_CPU_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN_CPU
+_TRAIN_DEFAULT = {"lenet5", "resnet18", "mobilenet-v2", "convnext-tiny", "densenet121"}  # tests/test_train.py
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
     "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
     "test_torchvision.py::test_cpu_checks": _TV_CPU_SLOW,
+    # forward + backward on meta for every bundled spec (issue 12): a default subset, the rest in the slow run
+    "test_train.py::test_train_conventions_match_flopcountermode": set(ALL_SPECS) - _TRAIN_DEFAULT,
     "test_hostile_cli.py::test_hostile_weights_are_one_line": None,  # None: every parametrization
     "test_hostile_cli.py::test_hostile_images_are_one_line": None,
     "test_hostile_cli.py::test_input_too_large_to_allocate_is_refused_first": None,

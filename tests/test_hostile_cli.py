@@ -236,7 +236,8 @@ def test_flops_marks_fvcore_not_applicable() -> None:
     assert row[1:4] == ["n/a", "n/a", "MACs"]
     assert row[4].startswith("not applicable: fvcore cannot count max_unpool2d (layer 'up', line 5): torch.jit")
     data = json.loads(ok(archcalc("flops", UNPOOL, "-f", "json")))
-    assert data["totals"] == {"macs": 0, "flops": 0, "fvcore": None, "torchinfo": 0, "connections": 80}
+    want = {"macs": 0, "flops": 0, "fvcore": None, "torchinfo": 0, "connections": 80, "train": 0, "train_fcm": 0}
+    assert data["totals"] == want
     assert set(data["not_applicable"]) == {"fvcore"} and "torch.jit.trace" in data["not_applicable"]["fvcore"]
     assert [c["total"] for c in data["conventions"]] == list(data["totals"].values())
     assert {f["convention"]: f["value"] for f in data["famous"]}["fvcore"] is None

@@ -133,6 +133,8 @@ CASES = [
     ["table", "lenet5", "--convention", "fvcore"],
     ["table", "googlenet", "--convention", "flops", "--rf"],
     ["table", "resnet50", "--convention", "torchinfo"],
+    ["table", "mobilenet-v2", "--convention", "train"],
+    ["table", "lenet5", "--convention", "train_fcm"],
 ]
 
 

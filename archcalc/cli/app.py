@@ -70,7 +70,11 @@ click.version_option(__version__, "--version", prog_name="archcalc", message="%(
 @fmt_opt
 @click.option("--depth", type=INT, metavar="<int>", help="collapse blocks deeper than N into subtotal rows")
 @click.option(
-    "--convention", "-c", type=TEXT, metavar="<str>", help="add a column: macs, flops, fvcore, torchinfo, connections"
+    "--convention",
+    "-c",
+    type=TEXT,
+    metavar="<str>",
+    help="add a column: macs, flops, fvcore, torchinfo, connections, train, train_fcm",
 )
 @click.option("--rf", is_flag=True, help="add receptive-field columns: size, jump, start")
 @click.option("--plot", type=TEXT, metavar="<str>", help="also draw per-layer params and MACs bars to a .png/.svg/.pdf")

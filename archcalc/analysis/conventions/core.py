@@ -11,12 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from archcalc.analysis.report import Record, Report
 from archcalc.errors import ArchcalcError
 from archcalc.graph.ir import BUS, LAYER, MERGE, Graph
 
 CountRule = Callable[[Record], int]
+
+
+@dataclass(frozen=True)
+class Grad:
+    """A layer's place in one training step whose loss reads every output (main and side outputs).
+
+    ``live``: the backward pass reaches it (its output reaches an output along data edges); ``input``: its
+    input needs a gradient (some layer on a data path into it has trainable parameters; the network's input
+    never does). Outside a graph (one record alone) a layer is assumed live with an input that needs one.
+    """
+
+    live: bool = True
+    input: bool = True
+
+
+StepRule = Callable[[Record, Grad], int]  # a training-step rule: the count also depends on the layer's Grad
 
 
 @dataclass(frozen=True)
@@ -33,9 +50,12 @@ class Convention:
     pointwise: CountRule | str = "an elementwise op: no multiply-accumulate"
     # the tool traces the model and drops what no output depends on (fvcore's jit trace): such layers count 0
     live_only: bool = False
+    step: dict[str, StepRule] = field(default_factory=dict)  # op -> its rule given the layer's Grad
 
-    def rule(self, op: str) -> CountRule | str | None:
+    def rule(self, op: str) -> CountRule | StepRule | str | None:
         """The op's rule, or the reason it counts 0, or None (refused or unknown)."""
+        if op in self.step:
+            return self.step[op]
         if op in self.rules:
             return self.rules[op]
         if op in self.zero:
@@ -47,12 +67,16 @@ class Convention:
         opdef = OPS.get(op)
         return self.pointwise if opdef is not None and opdef.pointwise else None
 
-    def layer(self, rec: Record) -> int:
-        """The count of one layer record for one sample."""
+    def layer(self, rec: Record, grad: Grad = Grad()) -> int:
+        """The count of one layer record for one sample (``grad``: its place in a training step)."""
         rule = self.rule(rec.op)
         if rule is None:
             raise self.unknown([(rec.op, rec.path, rec.line)])
-        return 0 if isinstance(rule, str) else int(rule(rec))
+        if isinstance(rule, str):
+            return 0
+        if rec.op in self.step:
+            return int(self.step[rec.op](rec, grad))
+        return int(cast(CountRule, rule)(rec))
 
     def unknown(self, where: list[tuple[str, str, int]]) -> ArchcalcError:
         """(op, path, line) of every op this convention cannot count; located at the first."""
@@ -74,7 +98,8 @@ CONVENTIONS: dict[str, Convention] = {}
 def add_convention(conv: Convention) -> Convention:
     if conv.name in CONVENTIONS:
         raise RuntimeError(f"convention '{conv.name}' registered twice")
-    overlap = set(conv.rules) & (set(conv.zero) | set(conv.refused))
+    overlap = (set(conv.rules) | set(conv.step)) & (set(conv.zero) | set(conv.refused))
+    overlap |= set(conv.rules) & set(conv.step)
     if overlap:
         raise RuntimeError(f"convention '{conv.name}': ops both counted and zero/refused: {sorted(overlap)}")
     CONVENTIONS[conv.name] = conv
@@ -82,7 +107,7 @@ def add_convention(conv: Convention) -> Convention:
 
 
 def get(name: str) -> Convention:
-    from archcalc.analysis.conventions import rules  # noqa: F401  (registers the conventions)
+    from archcalc.analysis.conventions import rules, train  # noqa: F401  (registers the conventions)
 
     try:
         return CONVENTIONS[name]
@@ -91,7 +116,7 @@ def get(name: str) -> Convention:
 
 
 def names() -> list[str]:
-    from archcalc.analysis.conventions import rules  # noqa: F401
+    from archcalc.analysis.conventions import rules, train  # noqa: F401
 
     return list(CONVENTIONS)
 
@@ -109,6 +134,7 @@ def layer_values(report: Report, name: str) -> dict[str, int]:
     values: dict[str, int] = {}
     scope_sum = [0] * len(graph.scopes)
     live = reaches_output(graph) if conv.live_only else None
+    grads = step_grads(graph, records) if conv.step else None
     for node in graph.nodes:
         if node.role == LAYER:
             rule = conv.rule(node.op)
@@ -116,7 +142,7 @@ def layer_values(report: Report, name: str) -> dict[str, int]:
                 bad.append((node.op, node.path, node.line))
             elif not bad:
                 dead = live is not None and not live[node.index]
-                v = 0 if isinstance(rule, str) or dead else int(rule(records[node.path]))
+                v = 0 if dead else conv.layer(records[node.path], grads[node.index] if grads else Grad())
                 values[node.path] = v
                 scope_sum[node.scope] += v
         elif node.role in (MERGE, BUS) and conv.rule(node.op) is None:
@@ -141,6 +167,25 @@ def reaches_output(graph: Graph) -> list[bool]:
             for i in (*node.inputs, *node.refs.values()):
                 live[i] = True
     return live
+
+
+def step_grads(graph: Graph, records: dict[str, Record]) -> list[Grad]:
+    """Each node's Grad in one training step whose loss reads every output (data edges only: an unpool's
+    ref to its pool reads integer switches, which carry no gradient)."""
+    needs = [False] * len(graph.nodes)  # the node's value requires a gradient
+    inputs = [False] * len(graph.nodes)  # some value the node reads requires one
+    for node in graph.nodes:
+        inputs[node.index] = any(needs[i] for i in node.inputs)
+        own = node.role == LAYER and records[node.path].counts.trainable_params > 0
+        needs[node.index] = own or inputs[node.index]
+    live = [False] * len(graph.nodes)
+    for i in graph.outputs:
+        live[i] = True
+    for node in reversed(graph.nodes):
+        if live[node.index]:
+            for i in node.inputs:
+                live[i] = True
+    return [Grad(live[k], inputs[k]) for k in range(len(graph.nodes))]
 
 
 def total(report: Report, name: str) -> int:

@@ -19,8 +19,9 @@ from archcalc.cli.commands.common import Fmt, command, emit, fmt_opt, input_opt,
 @set_opt
 @fmt_opt
 def flops_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt) -> None:
-    """Totals under every named convention (macs, flops, fvcore, torchinfo, connections), one line each
-    on what it counts and which tool or paper uses it, then the numbers people quote for this network.
+    """Totals under every named convention (macs, flops, fvcore, torchinfo, connections, and one training
+    step: train, train_fcm), one line each on what it counts and which tool or paper uses it, then the
+    numbers people quote for this network.
 
     Examples:
 
