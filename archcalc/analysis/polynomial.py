@@ -83,7 +83,10 @@ class Var:
     axes: frozenset[int] = field(default_factory=frozenset)
 
     def value(self, env: Sequence[int]) -> int:
-        q = Fraction(peval(self.num, env)) / self.den
+        n = peval(self.num, env)
+        if isinstance(n, int):  # the usual case: whole coefficients
+            return (n // self.den if self.kind == "floor" else -(-n // self.den)) + self.shift
+        q = Fraction(n) / self.den
         whole = q.numerator // q.denominator
         if self.kind == "ceil":
             whole = -(-q.numerator // q.denominator)
