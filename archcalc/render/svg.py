@@ -141,13 +141,17 @@ def maps_body(b: Box, drawing: Drawing, fill: str) -> str:
     return "".join(parts)
 
 
+def check_path(path: Path) -> None:
+    """Refused before any work: a name that is not .svg or .png."""
+    if path.suffix.lower() not in (".svg", ".png"):
+        raise ArchcalcError(f"-o {show(str(path))}: use a .svg or .png file name")
+
+
 def write(svg: str, path: Path) -> None:
     """``.svg``: the text; ``.png``: Chromium's screenshot of it. Missing parent folders are created."""
-    suffix = path.suffix.lower()
-    if suffix not in (".svg", ".png"):
-        raise ArchcalcError(f"-o {show(str(path))}: use a .svg or .png file name")
+    check_path(path)
     browser = None
-    if suffix == ".png":
+    if path.suffix.lower() == ".png":
         browser = next(
             (b for b in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if b), None
         )

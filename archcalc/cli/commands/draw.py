@@ -47,8 +47,9 @@ def draw_cmd(
     from archcalc.analysis.records import analyze
     from archcalc.frontend.spec import parse_sets
     from archcalc.render.draw import draw
-    from archcalc.render.svg import to_svg, write
+    from archcalc.render.svg import check_path, to_svg, write
 
+    check_path(output)
     report = analyze(spec, input, parse_sets(set or []))
     write(to_svg(draw(report, style, depth, color)), output)
     echo_wrote(output)
