@@ -155,3 +155,17 @@ def test_rule_of_thumb_three_times_forward() -> None:
     report = analyze("resnet50")
     stem = 2 * 64 * 3 * 7 * 7 * 112 * 112
     assert total(report, "train") == 3 * total(report, "flops") - stem
+
+
+def test_check_and_table_accept_train(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` takes ``train`` as a quantity and ``table --convention train_fcm`` adds its column. ResNet-50:
+    FlopCounterMode's forward 8,178,368,512 (measured, tests/test_conventions.py) x 3 less the stem's input
+    gradient, 2 x 64 x 3 x 7 x 7 x 112 x 112."""
+    from archcalc.cli.app import main
+
+    claims = tmp_path / "train.yaml"
+    want = 3 * 8_178_368_512 - 2 * 64 * 3 * 7 * 7 * 112 * 112
+    claims.write_text(f'claims:\n  - {{spec: resnet50, quantity: train, value: "{want:,}"}}\n')
+    assert main(["check", str(claims)]) == 0
+    assert main(["table", "lenet5", "--convention", "train_fcm", "--format", "csv"]) == 0
+    assert "train_fcm (FLOPs)" in capsys.readouterr().out
