@@ -43,6 +43,11 @@ def to_svg(drawing: Drawing) -> str:
     xs = [p[0] for e in drawing.edges for p in e.points] + [b.x for b in boxes] + [b.x + b.w for b in boxes]
     ys = [p[1] for e in drawing.edges for p in e.points] + [b.y for b in boxes] + [b.y + b.h for b in boxes]
     labels = 22.0 if drawing.style == "maps" else 0.0
+    if labels:  # maps: the names and shapes are wider than a thin stack or bar
+        half = [max(len(t) for t in b.lines) * CHAR_W / 2 for b in boxes]
+        xs += [b.cx - w for b, w in zip(boxes, half, strict=True)] + [
+            b.cx + w for b, w in zip(boxes, half, strict=True)
+        ]
     x0, y0 = min(xs) - MARGIN, min(ys) - MARGIN - HEADER - labels
     top = max((getattr(b.record.counts, drawing.color) for b in boxes if b.record), default=0) if drawing.color else 0
     text = max(8.4 * len(drawing.title), 6.0 * len(legend(drawing, top)))
