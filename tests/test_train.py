@@ -1,7 +1,7 @@
 """The training-step conventions (issue 12) against torch's FlopCounterMode on archcalc's own built model.
 
 * ``train_fcm`` = FlopCounterMode around a forward and ``loss.backward()`` (loss = the sum of every output),
-  meta device, batch 1, model in train mode, input with requires_grad False: torch 2.13's own number,
+  meta device, batch 2 (halved: per sample), model in train mode, input with requires_grad False: torch 2.13's own number,
   including its grouped-conv weight-gradient overcount.
 * ``train`` = the same run with a corrected ``aten.convolution_backward`` formula passed through
   FlopCounterMode's public ``custom_mapping``: each gradient a conv computes costs 2 x N x weight elements x
@@ -38,14 +38,15 @@ def true_conv_backward(grad_out: Any, x: Any, w: Any, *args: Any, out_shape: Any
 
 
 def step_flops(model: Any, input: tuple[int, ...]) -> tuple[int, int]:
-    """FlopCounterMode's totals for forward + backward of the sum of every output, meta device, batch 1, model
+    """FlopCounterMode's totals per sample for forward + backward of the sum of every output, meta device, model
     in train mode: (torch's own formulas, the corrected conv backward). One pass, two nested counters: the
-    inner one counts each op and hands it on to the outer one."""
+    inner one counts each op and hands it on to the outer one. Batch 2 (every count is linear in the batch):
+    in train mode a batch norm on a 1x1 map (Inception-v3's auxiliary head) refuses a batch of 1."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     model.train()
-    x = torch.zeros(1, *input, device="meta")
+    x = torch.zeros(2, *input, device="meta")
     corrected = {torch.ops.aten.convolution_backward: true_conv_backward}
     with FlopCounterMode(display=False) as fcm, FlopCounterMode(display=False, custom_mapping=corrected) as true:
         out = model(x)
@@ -53,7 +54,9 @@ def step_flops(model: Any, input: tuple[int, ...]) -> tuple[int, int]:
         loss: Any = sum(o.sum() for o in outs)
         if isinstance(loss, torch.Tensor) and loss.requires_grad:  # a network without trainable parameters
             torch.autograd.backward(loss)
-    return int(fcm.get_total_flops()), int(true.get_total_flops())
+    fcm_total, true_total = int(fcm.get_total_flops()), int(true.get_total_flops())
+    assert fcm_total % 2 == 0 and true_total % 2 == 0
+    return fcm_total // 2, true_total // 2
 
 
 def _meta_model(spec: str) -> tuple[Any, Any]:
