@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN_CPU
+from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN_CPU, TV_SPECS
 
 from archcalc.frontend.spec import bundled_names
 
@@ -47,6 +47,17 @@ _HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet16
 # torchvision's models on the CPU (float64 outputs, fvcore trace): the smallest of each family run by default
 _TV_CPU_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN_CPU
 _TRAIN_DEFAULT = {"lenet5", "resnet18", "mobilenet-v2", "convnext-tiny", "densenet121"}  # tests/test_train.py
+# issue 10's 51 torchvision specs: a few per family run every per-spec test by default; the rest run them in
+# the slow run (the torchvision oracle itself, tests/test_torchvision.py, checks all 68 by default on meta)
+_CLASSICS = {"alexnet", "googlenet-tv", "vgg13-bn", "vgg19-bn"} | {
+    n for n in ALL_SPECS if n.startswith(("vgg", "resnet", "densenet")) and not n.startswith("resnext")
+}
+_NEW_DEFAULT = {
+    *("mobilenet-v2", "mobilenet-v3-small", "mnasnet0-5", "efficientnet-b0", "shufflenet-v2-x0-5"),
+    *("squeezenet1-1", "regnet-x-400mf", "regnet-y-400mf", "convnext-tiny", "resnext50-32x4d", "inception-v3"),
+}
+_NEW_SLOW = set(TV_SPECS.values()) - _CLASSICS - _NEW_DEFAULT
+_CHEAP_PER_SPEC = {"test_graph.py", "test_spec_schema.py"}  # calculator-only checks: every spec by default
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
     "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
@@ -62,6 +73,11 @@ SLOW_CASES = {
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        spec = callspec.params.get("spec_name") if callspec is not None else None
+        if spec in _NEW_SLOW and item.path.name not in _CHEAP_PER_SPEC:
+            item.add_marker(pytest.mark.slow)
+            continue
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
         if name not in SLOW_CASES:
             continue
