@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN_CPU, TV_SPECS
+from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN, TV_SPECS
 
 from archcalc.frontend.spec import bundled_names
 
@@ -44,8 +44,8 @@ def torchvision() -> ModuleType:
 # subprocess): marked `slow`, left out of the default run (pyproject addopts) and run by `.ci/run`'s second
 # command, `python -m pytest -q -m slow`, so no check is dropped.
 _HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet169", "densenet201", "resnet152"}
-# torchvision's models on the CPU (float64 outputs, fvcore trace): the smallest of each family run by default
-_TV_CPU_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN_CPU
+# torchvision's classifiers against their specs: the smallest of each family run by default
+_TV_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN
 _TRAIN_DEFAULT = {"lenet5", "resnet18", "mobilenet-v2", "convnext-tiny", "densenet121"}  # tests/test_train.py
 # issue 10's 51 torchvision specs: a few per family run every per-spec test by default; the rest run them in
 # the slow run (the torchvision oracle itself, tests/test_torchvision.py, checks all 68 by default on meta)
@@ -61,7 +61,8 @@ _CHEAP_PER_SPEC = {"test_graph.py", "test_spec_schema.py"}  # calculator-only ch
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
     "test_crosscheck_torch.py::test_real_forward_runs": _HEAVY_SPECS | {"googlenet", "vgg19-article", "vgg19"},
-    "test_torchvision.py::test_cpu_checks": _TV_CPU_SLOW,
+    "test_torchvision.py::test_meta_device_checks": _TV_SLOW,
+    "test_torchvision.py::test_cpu_checks": _TV_SLOW,
     # forward + backward on meta for every bundled spec (issue 12): a default subset, the rest in the slow run
     "test_train.py::test_train_conventions_match_flopcountermode": set(ALL_SPECS) - _TRAIN_DEFAULT,
     "test_hostile_cli.py::test_hostile_weights_are_one_line": None,  # None: every parametrization

@@ -26,7 +26,8 @@ swin_*, maxvit_*), as listed in tests/tvoracle.py (a test compares the lists). M
 
 Each model has two tests: ``test_meta_device_checks`` (a, c, d: flops and torchinfo, e) and
 ``test_cpu_checks`` (b, d: fvcore); each runs all its checks and fails naming every one that failed. The
-CPU test of all but the smallest model of each family is ``slow`` (tests/conftest.py, tvoracle.DEFAULT_RUN_CPU).
+default run checks the smallest model of each family (tvoracle.DEFAULT_RUN); the other models' tests are
+``slow`` (tests/conftest.py), run by ``python -m pytest -q -m slow`` (CI runs both).
 torchvision's eval forward is what is counted: inception_v3 keeps AuxLogits in its state_dict (and in
 num_params) but does not run it in eval, so counts and outputs compare with the spec at ``EVAL_SETS``
 (aux_logits=false). A model whose spec is not bundled yet is skipped with "no bundled spec yet (issue 10)";
@@ -119,7 +120,7 @@ class Checks:
 
 
 # Two tests per model, each building its models once: everything on the meta device (a, c, d: flops and
-# torchinfo, e), and the CPU runs (b, d: fvcore), which are slow for the larger models (tests/conftest.py).
+# torchinfo, e), and the CPU runs (b, d: fvcore).
 @pytest.mark.parametrize("tv_name", CNN_CLASSIFIERS)
 def test_meta_device_checks(torchvision: ModuleType, tv_name: str) -> None:
     spec = _spec_or_skip(tv_name)

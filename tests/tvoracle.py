@@ -70,9 +70,9 @@ REDUCED_HW = 64
 REDUCED_HW_FOR = {"alexnet": 127, "inception_v3": 139}
 
 
-# the models whose CPU runs (tests b and fvcore) the default test run includes: the smallest of each family;
-# the others run under the slow marker (tests/conftest.py)
-DEFAULT_RUN_CPU = {
+# the models the default test run checks: the smallest of each family (its variants share its blocks through
+# `extends`); the others run under the slow marker (tests/conftest.py), which CI runs too
+DEFAULT_RUN = {
     "alexnet",
     "convnext_tiny",
     "densenet121",
