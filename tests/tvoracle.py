@@ -263,13 +263,14 @@ def per_op_diff(report: Report, convention: str, tool: dict[str, int]) -> str:
 
 
 @contextmanager
-def _recording(model: nn.Module, into: dict[str, torch.Tensor]) -> Iterator[None]:
+def _recording(model: nn.Module, into: dict[str, list[torch.Tensor]]) -> Iterator[None]:
+    """Every tensor output of every named module, per call."""
     import torch
 
     def hook(name: str) -> Any:
         def keep(_m: nn.Module, _i: Any, out: Any) -> None:
             if isinstance(out, torch.Tensor):
-                into.setdefault(name, out.detach().clone())
+                into.setdefault(name, []).append(out.detach().clone())
 
         return keep
 
@@ -283,18 +284,19 @@ def _recording(model: nn.Module, into: dict[str, torch.Tensor]) -> Iterator[None
 
 def first_divergence(ref: nn.Module, ours: nn.Module, x: torch.Tensor) -> str:
     """The first module (in our forward's order) whose output differs from torchvision's module of the same
-    path: where a spec goes wrong. For the failure message only."""
+    path: where a spec goes wrong. Modules called more than once (torchvision's BasicBlock runs one ReLU
+    twice) are skipped. For the failure message only."""
     import torch
 
-    want: dict[str, torch.Tensor] = {}
-    got: dict[str, torch.Tensor] = {}
+    want: dict[str, list[torch.Tensor]] = {}
+    got: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad(), _recording(ref, want), _recording(ours, got):
         ref(x)
         ours(x)
-    for path, g in got.items():
-        w = want.get(path)
-        if w is None:
+    for path, outs in got.items():
+        if len(outs) != 1 or len(want.get(path, ())) != 1:
             continue
+        g, w = outs[0], want[path][0]
         if w.shape != g.shape:
             return f"first divergence at {path}: shape {tuple(g.shape)}, torchvision {tuple(w.shape)}"
         if not torch.allclose(g, w, rtol=1e-7, atol=1e-10 * float(w.abs().max())):
