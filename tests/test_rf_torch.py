@@ -38,7 +38,12 @@ from archcalc.torch import build  # noqa: E402
 from archcalc.torch import modules as M  # noqa: E402
 
 MAX_SIDE = 64  # reduced input where the spec allows: keeps float64 forward/backward short
-TRANSPARENT = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LocalResponseNorm, nn.Dropout, M.ScaledTanh, nn.LayerNorm)
+# elementwise (or across channels at one position): an identity for the field; a saturating one (ReLU6,
+# hardswish at the all-ones fill) would otherwise cut the gradient the test reads
+TRANSPARENT = (
+    *(nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.GELU, nn.Mish, nn.ELU),
+    *(nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softmax, nn.LocalResponseNorm, nn.Dropout, M.ScaledTanh, nn.LayerNorm),
+)
 
 
 class WindowRoute(torch.autograd.Function):
