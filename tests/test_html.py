@@ -111,6 +111,8 @@ FORMAT_EXAMPLES = {  # a cheap invocation per command; any other command must at
     "explain": ["explain", "lenet5", "C1"],
     "rf": ["rf", "lenet5"],
     "flops": ["flops", "lenet5"],
+    "formula": ["formula", "lenet5"],
+    "minsize": ["minsize", "lenet5"],
 }
 
 

@@ -70,5 +70,8 @@ def test_torch_meta_agrees_on_shapes() -> None:
     with torch.device("meta"):
         model, report = build_with_report("vgg16", f"3x{N}x{N}")
     got = measure(model, report, device="meta")
-    for rec in report.records:
+    # a flat scope (vgg16's stages) has no module of its own; its layers are checked
+    checked = [rec for rec in report.records if not rec.flat]
+    assert len(checked) > len(report.records) // 2
+    for rec in checked:
         assert got.shapes[rec.path] == rec.output_shape, rec.path

@@ -94,6 +94,33 @@ def to_text(f: Formula) -> str:
     return "\n".join(lines) + "\n"
 
 
+def to_grids(f: Formula) -> list[Any]:
+    """The same content as tables, for ``--format html``: the sizes, then each quantity's formula."""
+    from archcalc.render.tabular import Grid
+
+    names = _names(f)
+    title = f"{f.model}: cost as an exact function of the input size {f.channels} x H x W"
+    sizes = Grid(
+        "sizes (each distinct one named once)",
+        ["size", "definition"],
+        [[v.name, _defn(f, v)] for v in f.space.vars[2:]],
+    )
+    rows = [["output shape", _shape(f, f.output, names), "", ""]]
+    c = f.closed
+    if c is not None:
+        rows[0][3] = _shape(f, c.output, ["H", "W"])
+    for k in COUNTS:
+        closed = show_poly(c.counts[k], ["H", "W"]) if c is not None else ""
+        rows.append([LABELS[k], show_poly(f.counts[k], names), leading_text(f.leading(k)), closed])
+    caption = (
+        "closed form: none found (no multiple of the moduli up to 4096 is accepted)"
+        if c is None
+        else f"closed form exact for H ≡ 0 (mod {c.mod[0]}), W ≡ 0 (mod {c.mod[1]}), H ≥ {c.least[0]}, W ≥ {c.least[1]}"
+    )
+    counts = Grid(title, ["quantity", "exact formula", "leading terms", "closed form"], rows, caption=caption)
+    return [counts, sizes] if sizes.rows else [counts]
+
+
 def _coef(c: Coef) -> int | str:
     return c if isinstance(c, int) else f"{c.numerator}/{c.denominator}"
 

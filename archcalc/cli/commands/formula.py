@@ -12,6 +12,7 @@ from archcalc.cli.commands.common import choice, command, set_opt, spec_arg
 class FormulaFmt(str, Enum):
     text = "text"
     json = "json"
+    html = "html"
 
 
 @command("formula")
@@ -32,6 +33,8 @@ def formula_cmd(spec: str, set: list[str] | None, fmt: FormulaFmt) -> None:
       archcalc formula resnet50
 
       archcalc formula lenet5 --format json
+
+      archcalc formula resnet50 --format html > resnet50-formula.html
     """
     from archcalc.analysis.formula import formula
     from archcalc.frontend.spec import parse_sets
@@ -41,6 +44,11 @@ def formula_cmd(spec: str, set: list[str] | None, fmt: FormulaFmt) -> None:
     f = formula(spec, parse_sets(set or []))
     if fmt is FormulaFmt.json:
         click.echo(to_json(formula_text.to_data(f)), nl=False)
+    elif fmt is FormulaFmt.html:
+        from archcalc.render.html import to_html
+
+        grids = formula_text.to_grids(f)
+        click.echo(to_html(grids, title=grids[0].title), nl=False)
     else:
         click.echo(formula_text.to_text(f), nl=False)
 

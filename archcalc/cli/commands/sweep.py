@@ -124,6 +124,7 @@ def _grid(plan: SizePlan, points: list[Point], fmt: Fmt) -> Grid:
 class TextOrJson(str, Enum):
     text = "text"
     json = "json"
+    html = "html"
 
 
 @command("minsize")
@@ -156,6 +157,18 @@ def minsize_cmd(spec: str, input: str | None, set: list[str] | None, fmt: TextOr
         sys.stdout.write(to_json(min_size_json(plan, m, limit)))
         return
     c, h, w = m.base
+    if fmt is TextOrJson.html:
+        from archcalc.render.html import to_html
+        from archcalc.render.tabular import Grid
+
+        rows = [["square", f"{c}x{m.square}x{m.square}"], ["height", f"{m.height} (width {w})"]]
+        rows.append(["width", f"{m.width} (height {h})"])
+        if m.failure:
+            rows.append([f"fails at {m.square - 1}x{m.square - 1}", m.failure])
+        if m.gaps:
+            rows.append(["not monotonic: larger square sizes that fail again", str(m.gaps)])
+        sys.stdout.write(to_html([Grid(f"{plan.spec.name}: smallest input", ["smallest", "size"], rows)]))
+        return
     out = sys.stdout
     out.write(f"{plan.spec.name}: smallest square input {c}x{m.square}x{m.square}\n")
     out.write(f"  smallest height (width {w}): {m.height}\n  smallest width (height {h}): {m.width}\n")
