@@ -1,12 +1,15 @@
 """The bad-input catalogue (tests/bad/EXPECTED): every invalid spec or option gives one clean line.
 
-Each case runs the real CLI in a fresh process from the repo root and must give exit code 2,
-exactly the expected line on stderr (file:line and layer where they exist), nothing on stdout and
-no traceback. The processes run a few at a time: the catalogue is long and each start costs ~0.3 s.
+Each case runs the real CLI entry point from the repo root and must give exit code 2, exactly the
+expected line on stderr (file:line and layer where they exist), nothing on stdout and no traceback.
+A process start costs ~0.3 s, so two fresh processes run the catalogue between them through
+tests/badrunner.py (each command with its own stdout and stderr), and one case per command also runs
+as its own ``python -m archcalc`` process, to check that the process gives what ``main`` gave.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -54,22 +57,56 @@ def _make_generated(tmp: Path) -> None:
     assert (tmp / "huge.yaml").stat().st_size == 1_200_000
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _process(argv: list[str]) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "archcalc", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _batch(argvs: list[list[str]]) -> list[Result]:
+    runner = str(Path(__file__).with_name("badrunner.py"))
+    proc = subprocess.run(
+        [sys.executable, runner], input=json.dumps(argvs), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return [Result(r["returncode"], r["stdout"], r["stderr"]) for r in json.loads(proc.stdout)]
+
+
+# one case per command, also run as a process of its own
+PROCESS_CASES = {c.argv[0]: c.argv for c in reversed(CASES)}
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], subprocess.CompletedProcess[str]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Result]:
     tmp = tmp_path_factory.mktemp("bad")
     _make_generated(tmp)
-
-    def run(case: Case) -> subprocess.CompletedProcess[str]:
-        argv = [a.replace("{tmp}", str(tmp)) for a in case.argv]
-        return subprocess.run(
-            [sys.executable, "-m", "archcalc", *argv], cwd=ROOT, capture_output=True, text=True, timeout=60
-        )
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        done = dict(zip([c.argv for c in CASES], pool.map(run, CASES), strict=True))
-    for proc in done.values():
-        proc.stderr = proc.stderr.replace(str(tmp), "{tmp}")
+    argvs = [[a.replace("{tmp}", str(tmp)) for a in c.argv] for c in CASES]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        halves = list(pool.map(_batch, [argvs[::2], argvs[1::2]]))
+    ordered = [r for pair in zip(halves[0], halves[1], strict=False) for r in pair] + halves[0][len(halves[1]) :]
+    done = dict(zip([c.argv for c in CASES], ordered, strict=True))
+    for result in done.values():
+        result.stderr = result.stderr.replace(str(tmp), "{tmp}")
     return done
+
+
+@pytest.mark.parametrize("argv", sorted(PROCESS_CASES.values()), ids=lambda a: " ".join(a))
+def test_a_process_gives_what_main_gave(
+    argv: tuple[str, ...], results: dict[tuple[str, ...], Result], tmp_path: Path
+) -> None:
+    _make_generated(tmp_path)
+    proc = _process([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert proc.returncode == results[argv].returncode == 2
+    assert proc.stdout == results[argv].stdout == ""
+    assert proc.stderr.replace(str(tmp_path), "{tmp}") == results[argv].stderr
 
 
 def test_catalogue_is_big_enough() -> None:
@@ -81,9 +118,7 @@ def test_catalogue_is_big_enough() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[" ".join(c.argv) for c in CASES])
-def test_bad_input_gives_one_clean_line(
-    case: Case, results: dict[tuple[str, ...], subprocess.CompletedProcess[str]]
-) -> None:
+def test_bad_input_gives_one_clean_line(case: Case, results: dict[tuple[str, ...], Result]) -> None:
     proc = results[case.argv]
     assert "Traceback" not in proc.stderr
     assert proc.stdout == "", "partial output on stdout"
