@@ -1,0 +1,192 @@
+"""``archcalc export``: a spec's model (eval mode, seeded random init) to ONNX and TorchScript, each file verified.
+
+ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): it needs only ``onnx``, takes
+``dynamic_axes`` (batch, height and width, as seed 004 exports), and is several times faster here than the
+``torch.export`` exporter, which would also need onnxscript. In eval mode it folds each BatchNorm into the conv
+before it (as torch does by default); ``keep_bn`` exports the BatchNormalization nodes instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from archcalc.analysis.report import Report
+from archcalc.errors import ArchcalcError, ShapeError
+from archcalc.torch import build_with_report
+
+OPSET = 17  # LayerNormalization is a single node from 17 on
+SEED = 0
+INPUT_NAME = "input"
+
+
+@dataclass
+class Probe:
+    """An input the files are checked on, and what it varies ('' for the traced one)."""
+
+    x: Tensor
+    why: str
+
+
+def export(
+    spec: str,
+    onnx_path: Path | None,
+    ts_path: Path | None,
+    *,
+    dynamic: bool = False,
+    keep_bn: bool = False,
+    input: str | None = None,
+    sets: dict[str, Any] | None = None,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Build, export, verify; ``say`` gets one line per file written (and one per note)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        model, report = build_with_report(spec, input, sets)
+        model.eval()
+        probes = _probes(spec, report, sets, dynamic)
+    with torch.no_grad():
+        if onnx_path is not None:
+            say(write_onnx(model, report, onnx_path, probes, dynamic=dynamic, keep_bn=keep_bn))
+            if not keep_bn and (note := _folded_note(model, onnx_path)):
+                say(note)
+        if ts_path is not None:
+            say(write_torchscript(model, ts_path, probes))
+
+
+def _probes(spec: str, report: Report, sets: dict[str, Any] | None, dynamic: bool) -> list[Probe]:
+    """The traced input (batch 2); with ``dynamic`` also batch 3 at a larger size when the spec takes one."""
+    from archcalc.analysis.records import analyze
+
+    shape = tuple(report.input)
+    probes = [Probe(torch.rand(2, *shape), "")]
+    if not dynamic:
+        return probes
+    if len(shape) == 3:
+        bigger = (shape[0], shape[1] + 32, shape[2] + 32)
+        try:  # same params at the larger size: the built model runs there (a flatten into a linear does not)
+            fits = analyze(spec, "x".join(map(str, bigger)), sets).totals.params == report.totals.params
+        except ShapeError:
+            fits = False
+        if fits:
+            probes.append(Probe(torch.rand(3, *bigger), "dynamic batch and size"))
+            return probes
+    probes.append(Probe(torch.rand(3, *shape), "dynamic batch; the network takes only its own size"))
+    return probes
+
+
+def _outputs(y: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    return [y] if isinstance(y, Tensor) else list(y)
+
+
+def write_onnx(
+    model: nn.Module, report: Report, path: Path, probes: list[Probe], *, dynamic: bool, keep_bn: bool
+) -> str:
+    import onnx
+
+    names = ["output", *(n.replace(".", "_") for n in report.outputs[1:])]
+    axes: dict[str, dict[int, str]] | None = None
+    if dynamic:
+        axes = (
+            {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
+            if len(report.input) == 3
+            else {INPUT_NAME: {0: "batch"}}
+        )
+        axes.update({n: {0: "batch"} for n in names})
+    mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (probes[0].x,),
+                str(path),
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=names,
+                opset_version=OPSET,
+                dynamic_axes=axes,
+                training=mode,
+            )
+    except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
+        raise ArchcalcError(f"torch.onnx cannot export {report.model}: {_first_line(err)}", file=str(path)) from None
+    onnx.checker.check_model(str(path), full_check=True)
+    diffs = _compare(path, model, probes, _run_onnx(path))
+    return f"wrote {path}: onnx.checker passed (opset {OPSET}); onnxruntime == torch {diffs}"
+
+
+def _run_onnx(path: Path) -> Callable[[Tensor], list[Tensor]]:
+    import onnxruntime  # type: ignore[import-untyped]
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(x: Tensor) -> list[Tensor]:
+        return [torch.from_numpy(y) for y in session.run(None, {INPUT_NAME: x.numpy()})]
+
+    return run
+
+
+def write_torchscript(model: nn.Module, path: Path, probes: list[Probe]) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, probes[0].x)  # type: ignore[no-untyped-call]
+        traced.save(str(path))
+        loaded = torch.jit.load(str(path))  # type: ignore[no-untyped-call]
+    diffs = _compare(path, model, probes, lambda x: _outputs(loaded(x)))
+    return f"wrote {path}: torch.jit.load ok; same output as the model {diffs}"
+
+
+def _compare(path: Path, model: nn.Module, probes: list[Probe], run: Callable[[Tensor], list[Tensor]]) -> str:
+    """Every output of ``run`` close to the model's on every probe; the inputs and largest differences, as text."""
+    said = []
+    for probe in probes:
+        want, got = _outputs(model(probe.x)), run(probe.x)
+        size = "x".join(map(str, probe.x.shape))
+        if len(want) != len(got) or any(w.shape != g.shape for w, g in zip(want, got, strict=False)):
+            raise ArchcalcError(
+                f"the file gives {[tuple(g.shape) for g in got]}, torch {[tuple(w.shape) for w in want]} at {size}",
+                file=str(path),
+            )
+        worst = max(float((w - g).abs().max()) for w, g in zip(want, got, strict=True))
+        if not all(
+            torch.allclose(g, w, rtol=1e-3, atol=1e-5 * max(1.0, float(w.abs().max())))
+            for w, g in zip(want, got, strict=True)
+        ):
+            raise ArchcalcError(
+                f"the file's output differs from torch's at {size}: max |diff| {worst:.3g}", file=str(path)
+            )
+        said.append(f"at {size}" + (f" ({probe.why})" if probe.why else "") + f", max |diff| {worst:.1e}")
+    return "; ".join(said)
+
+
+def _folded_note(model: nn.Module, path: Path) -> str:
+    """One line when the exporter folded BatchNorms into convs: the file's params then differ from the spec's."""
+    import onnx
+    from onnx import numpy_helper
+
+    bns = sum(isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in model.modules())
+    graph = onnx.load(str(path)).graph
+    kept = sum(n.op_type == "BatchNormalization" for n in graph.node)
+    if kept >= bns:
+        return ""
+    stats = {name for n in graph.node if n.op_type == "BatchNormalization" for name in n.input[3:5]}
+    in_file = sum(  # a kept BN's running mean and var are buffers, not params
+        numpy_helper.to_array(t).size
+        for t in graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT and t.name not in stats
+    )
+    ours = sum(p.numel() for p in model.parameters())
+    return (
+        f"note: {path}: the exporter folded {bns - kept} BatchNorm layers into the convs before them; "
+        f"the file holds {in_file:,} params, the spec {ours:,} (--keep-bn keeps them)"
+    )
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
