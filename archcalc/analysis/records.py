@@ -24,9 +24,10 @@ InputArg = str | tuple[int, ...] | list[int] | None
 
 
 def analyze(
-    spec_or_path: Spec | str, input: InputArg = None, sets: dict[str, Any] | None = None, **overrides: Any
+    spec_or_path: Spec | str | Any, input: InputArg = None, sets: dict[str, Any] | None = None, **overrides: Any
 ) -> Report:
-    """Load (if needed), expand, lower and compute a spec; every count is a Python int.
+    """Load (if needed), expand, lower and compute a spec; every count is a Python int. An ``nn.Module`` (or a
+    module target ``pkg.module:attr``) is captured with torch.fx at ``input`` (C, H, W) first.
 
     ``sets`` and keyword ``overrides`` both set spec params (``analyze("lenet5", num_classes=5)``).
     """
@@ -34,19 +35,22 @@ def analyze(
 
 
 @gc_paused
-def compile_spec(spec_or_path: Spec | str, sets: dict[str, Any] | None = None) -> tuple[Spec, dict[str, Any], Graph]:
-    """The validated spec, its params after ``sets``, and its graph (no shapes yet)."""
-    spec = spec_or_path if isinstance(spec_or_path, Spec) else load_spec(spec_or_path)
+def compile_spec(
+    spec_or_path: Spec | str | Any, sets: dict[str, Any] | None = None, input: InputArg = None
+) -> tuple[Spec, dict[str, Any], Graph]:
+    """The validated spec, its params after ``sets``, and its graph (no shapes yet); an nn.Module or a module
+    target (``pkg.module:attr``) is captured at ``input``."""
+    spec = _load(spec_or_path, input)
     params = apply_overrides(spec, sets or {})
     return spec, params, lower(expand(spec, params), spec.name, spec.file)
 
 
 @gc_paused
 def resolve(
-    spec_or_path: Spec | str, input: InputArg = None, sets: dict[str, Any] | None = None
+    spec_or_path: Spec | str | Any, input: InputArg = None, sets: dict[str, Any] | None = None
 ) -> tuple[Graph, Report]:
     """The graph and its report (the torch builder and the other passes need both)."""
-    spec, params, graph = compile_spec(spec_or_path, sets)
+    spec, params, graph = compile_spec(spec_or_path, sets, input)
     shape = spec.input if input is None else parse_input(list(input) if isinstance(input, tuple) else input)
     prop = ShapeProp(graph)
     prop.run(shape)
@@ -64,6 +68,16 @@ def resolve(
         output_shape=prop.env[graph.output] or (),
         graph=graph,
     )
+
+
+def _load(spec_or_path: Spec | str | Any, input: InputArg) -> Spec:
+    if isinstance(spec_or_path, Spec):
+        return spec_or_path
+    if isinstance(spec_or_path, str):
+        return load_spec(spec_or_path, input=input)
+    from archcalc.imports.torchload import module_spec  # an nn.Module (torch is imported only here)
+
+    return module_spec(spec_or_path, input)
 
 
 def _output_name(graph: Graph, index: int) -> str:

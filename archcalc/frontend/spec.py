@@ -76,7 +76,14 @@ def resolve_path(ref: str) -> tuple[Path, str]:
     raise ArchcalcError(f"unknown spec '{ref}'{hint}")
 
 
-def load_spec(ref: str, *, _depth: int = 0) -> Spec:
+def load_spec(ref: str, *, _depth: int = 0, input: Any = None) -> Spec:
+    """A bundled name, a spec file, or a module target ``pkg.module:attr`` / ``net.py:Name`` captured at
+    ``input`` (torch is imported only for a module target)."""
+    if ":" in ref and not _depth:
+        from archcalc.imports.torchload import is_target, load_target
+
+        if is_target(ref):
+            return load_target(ref, input)
     path, display = resolve_path(ref)
     doc = load_text(read_text(path, display=display), file=display)
     return parse_spec(doc, display, here=path.parent, _depth=_depth)
