@@ -84,6 +84,10 @@ def load_spec(ref: str, *, _depth: int = 0, input: Any = None) -> Spec:
 
         if is_target(ref):
             return load_target(ref, input)
+    if ref.endswith(".onnx") and not _depth:
+        from archcalc.imports.onnxin import load_onnx  # imports onnx only here
+
+        return load_onnx(ref, input)
     path, display = resolve_path(ref)
     doc = load_text(read_text(path, display=display), file=display)
     return parse_spec(doc, display, here=path.parent, _depth=_depth)

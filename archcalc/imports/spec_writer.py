@@ -148,13 +148,15 @@ class _Writer:
     def entries(self, tree: _Tree, out: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
         self.scopes.append((tree.path, source, set()))
         prev = source
-        for item in tree.items:
+        for index, item in enumerate(tree.items):
             if isinstance(item, ImportedNode):
-                out.append(self.leaf(item, prev))
+                entry = self.leaf(item, prev)
                 prev = item.path
             else:
                 entry, prev = self.container(item, prev)
-                out.append(entry)
+            if entry["name"] == str(index):  # the default name: its position, as nn.Sequential numbers it
+                del entry["name"]
+            out.append(entry)
             self.scopes[-1][2].add(item.path.rpartition(".")[2])
         self.scopes.pop()
         self.last = prev

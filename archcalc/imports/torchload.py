@@ -13,10 +13,13 @@ import re
 import sys
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import ArchcalcError, show
 from archcalc.frontend.spec import Spec, parse_input
+
+if TYPE_CHECKING:
+    from archcalc.imports.ir import ImportedGraph
 
 TARGET_RE = re.compile(r"^(?P<mod>[^:@]+?):(?P<attr>[A-Za-z_][A-Za-z0-9_.]*)(?:@(?P<input>[0-9xX]+))?\Z")
 ALLOW_UNKNOWN: ContextVar[bool] = ContextVar("archcalc_allow_unknown", default=False)
@@ -37,9 +40,21 @@ def load_target(ref: str, input: Any = None) -> Spec:
     key = (ref, shape, allow)
     hit = _CACHE.get(key)
     if hit is None:
-        model = instantiate(ref, m.group("mod"), m.group("attr"))
-        hit = _CACHE[key] = spec_of(model, shape, ref, allow)
+        from archcalc.imports import spec_writer
+
+        hit = _CACHE[key] = spec_writer.load(capture_target(ref, input), allow)
     return hit
+
+
+def capture_target(ref: str, input: Any = None) -> ImportedGraph:
+    """The captured graph of a module target (not yet checked against archcalc's shapes)."""
+    from archcalc.imports.torchfx import capture
+
+    m = TARGET_RE.match(ref)
+    if m is None:
+        raise ArchcalcError("expected pkg.module:attr or path/to/net.py:Name", file=ref)
+    shape = _shape(ref, m.group("input"), input)
+    return capture(instantiate(ref, m.group("mod"), m.group("attr")), shape, ref)
 
 
 def module_spec(model: Any, input: Any) -> Spec:
