@@ -199,7 +199,7 @@ def test_side_outputs_sit_beside_the_entry_they_read() -> None:
 
 def test_chromium_shows_the_drawing(tmp_path: Path) -> None:
     """Where Chromium is installed: the SVG opens in it and the screenshot is not blank (skipped otherwise)."""
-    from test_html import screenshot
+    from browser import screenshot
 
     svg = tmp_path / "googlenet.svg"
     assert main(["draw", "googlenet", "--depth", "3", "--color", "macs", "-o", str(svg)]) == 0

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 from html import unescape
 from pathlib import Path
 
 import pytest
+from browser import screenshot
 
 from archcalc.analysis.records import analyze
 from archcalc.cli.app import main
 from archcalc.render.html import BAR_W
 
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 PARAMS_BLUE, MACS_ORANGE = (0x2A, 0x6F, 0xB0), (0xC2, 0x41, 0x0C)
 
 
@@ -29,14 +22,19 @@ def page(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_self_contained_for_every_spec(spec_name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """table's page (tests/test_html_report.py tests its diagram and script): inline only, no URL but the SVG
+    namespace, no reference but the diagram's own arrow marker."""
     html = page(["table", spec_name, "--format", "html"], capsys)
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
-    for external in ("<script", "<link", "src=", "href=", "url(", "@import"):
+    for external in ("<link", "href=", "@import", "<iframe", "<object", "<embed"):
         assert external not in html, external
+    assert not re.search(r"(?<![\w-])src=", html)  # the edges' data-src are not
+    assert set(re.findall(r"url\([^)]*\)", html)) == {"url(#arrow)"}
+    assert re.findall(r"<script[^>]*>", html) == ['<script type="application/json" id="derivations">', "<script>"]
     assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
     report = analyze(spec_name)
     assert f"{report.totals.params:,}" in html and f"{report.totals.macs:,}" in html
-    assert html.count("<svg") == 2  # params and MACs panels
+    assert html.count("<svg") == 3  # the diagram, then the params and MACs panels
 
 
 def test_bar_lengths_are_linear_in_the_counts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -63,21 +61,7 @@ def test_every_command_has_html(capsys: pytest.CaptureFixture[str]) -> None:
     assert "lenet5" in html and "60,000" in html
     html = unescape(page(["compare", "lenet", "lenet5", "--format", "html"], capsys))
     assert "params per stage" in html and "k5 s1 p0 table -> 16x10x10" in html
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("no chromium binary on PATH (install it with: apt-get install -y chromium)")
-
-
-def screenshot(html_file: Path, png: Path, size: str = "1280,2000") -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        cmd = [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}",
-               f"--window-size={size}", html_file.as_uri()]  # fmt: skip
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120, env={**os.environ, "HOME": profile})
+    assert "<script" not in html and "data-path" not in html  # only table's page is interactive
 
 
 def test_screenshot_in_headless_chromium(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

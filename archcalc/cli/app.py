@@ -134,7 +134,12 @@ def table_cmd(
     if columns is not None:
         grid = select_columns(grid, columns.split(","))
     grid.bar_columns = not no_bars
-    emit(grid, fmt, data)
+    if fmt is Fmt.html:  # the page with the drawing and every layer's derivation, linked
+        from archcalc.render.report_html import report_page
+
+        sys.stdout.write(report_page(report, grid, depth))
+    else:
+        emit(grid, fmt, data)
     if plot is not None:  # after the table: a plot that cannot be written leaves the numbers printed
         from archcalc.render.plot import layer_plot
 

@@ -27,7 +27,7 @@ tbody tr:nth-child(even){background:#fafbfc}
 p.caption{color:#57606a;margin:4px 0 12px}
 .charts{display:flex;flex-wrap:wrap;gap:24px}
 figure{margin:0}figcaption{font-weight:600;margin-bottom:4px}
-svg text{font:11px system-ui,sans-serif;fill:#1f2328}
+.charts svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 footer{margin-top:32px;color:#57606a;font-size:12px}
 """
 
@@ -45,22 +45,26 @@ class Panel:
 
 def to_html(grids: list[Grid], title: str | None = None) -> str:
     """The whole page for one or more grids (e.g. compare's totals and stages)."""
+    head = title or (grids[0].title if grids else "archcalc")
+    return page(head, [section(g, heading=g.title if g.title != head else "") for g in grids])
+
+
+def page(head: str, body: list[str], css: str = "", script: str = "") -> str:
+    """The page around ``body``: the title, inline CSS (``css`` added to the tables' own) and an inline script."""
     from archcalc import __version__
 
-    head = title or (grids[0].title if grids else "archcalc")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(head)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{escape(head)}</title><style>{_CSS}{css}</style></head><body>",
         f"<h1>{escape(head)}</h1>",
-    ]
-    for g in grids:
-        parts.append(section(g, heading=g.title if g.title != head else ""))
-    parts.append(
+        *body,
         f"<footer>archcalc {escape(__version__)}: MACs = multiply-accumulates of conv and linear layers, "
-        "bias excluded, per sample; FLOPs = 2 x MACs; params = parameter elements.</footer>"
-    )
+        "bias excluded, per sample; FLOPs = 2 x MACs; params = parameter elements.</footer>",
+    ]
+    if script:
+        parts.append(f"<script>{script}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -72,11 +76,14 @@ def section(g: Grid, heading: str = "") -> str:
     out.append(table_html(g))
     if g.caption:
         out.append(f'<p class="caption">{escape(g.caption)}</p>')
-    panels = chart_panels(g)
-    if panels:
-        out.append('<div class="charts">' + "".join(svg_chart(p, i) for i, p in enumerate(panels)) + "</div>")
+    out.append(charts_html(g))
     out.append("</section>")
     return "\n".join(out)
+
+
+def charts_html(g: Grid) -> str:
+    panels = chart_panels(g)
+    return '<div class="charts">' + "".join(svg_chart(p, i) for i, p in enumerate(panels)) + "</div>" if panels else ""
 
 
 def table_html(g: Grid) -> str:
@@ -91,7 +98,8 @@ def table_html(g: Grid) -> str:
             pad = f' style="padding-left:{10 + 16 * max(g.depths[r], 0)}px"' if i == 0 and g.depths else ""
             cells.append(f"<td{cls(i)}{pad}>{escape(c)}</td>")
         sub = ' class="sub"' if r in g.bold else ""
-        rows.append(f"<tr{sub}>{''.join(cells)}</tr>")
+        path = f' data-path="{escape(g.paths[r])}"' if r < len(g.paths) else ""
+        rows.append(f"<tr{sub}{path}>{''.join(cells)}</tr>")
     rows.append("</tbody>")
     if g.footer:
         rows.append(

@@ -1,6 +1,7 @@
 """A ``Drawing`` as SVG text (no library), and the file it is written to: .svg, or .png through headless Chromium.
 
-Every box is ``<g class="node" data-key=... data-kind=...>`` holding ``<rect class="box">`` and its text;
+Every box is ``<g class="node" data-key=... data-kind=...>`` (a layer's or block's also ``data-path=...``,
+as the html table's rows) holding ``<rect class="box">`` and its text;
 every edge is ``<path class="edge" data-src=... data-dst=...>``: tests and scripts read them back.
 """
 
@@ -95,7 +96,8 @@ def edge_svg(src: str, dst: str, points: list[tuple[float, float]], bus: bool) -
 
 def node_svg(b: Box, drawing: Drawing, fill: str) -> str:
     title = escape(b.key if b.record is None else f"{b.key} ({b.record.op})")
-    head = f'<g class="node" data-key={quoteattr(b.key)} data-kind="{b.kind}"><title>{title}</title>'
+    path = "" if b.record is None else f" data-path={quoteattr(b.record.path)}"
+    head = f'<g class="node" data-key={quoteattr(b.key)} data-kind="{b.kind}"{path}><title>{title}</title>'
     if drawing.style == "maps":
         return head + maps_body(b, drawing, fill) + "</g>"
     rect = (

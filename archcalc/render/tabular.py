@@ -39,6 +39,7 @@ class Grid:
     optional: tuple[str, ...] = ()
     squeeze: tuple[str, ...] = ()
     hint: str = ""
+    paths: list[str] = field(default_factory=list)  # html: each row's record path (a data-path attribute)
 
 
 def shape_text(shape: Any) -> str:
@@ -81,6 +82,7 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
     rows: list[list[str]] = []
     depths: list[int] = []
     bold: set[int] = set()
+    paths: list[str] = []
     bars: dict[str, list[int | None]] = {"params": [], "MACs": []}
     for rec in report.records:
         if depth is not None and rec.depth > depth:
@@ -101,6 +103,7 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
         row += ["" if col.numeric and not counted else cell(col.values.get(rec.path, "")) for col in extra]
         rows.append(row)
         depths.append(rec.depth)
+        paths.append(rec.path)
     t = report.totals
     footer = ["total", "", "", shape_text(report.output_shape), n(t.params), n(t.connections), n(t.macs)]
     caption = (
@@ -113,7 +116,7 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
     caption += "".join(f" | {col.caption}" for col in extra if col.caption)
     columns = [*LAYER_COLUMNS, *(col.title for col in extra)]
     grid = Grid(f"{report.model}: {report.title}", columns, rows, numeric, footer, depths, bold, caption)
-    grid.bars = bars
+    grid.bars, grid.paths = bars, paths
     grid.flex, grid.optional, grid.squeeze = "layer", ("connections", "kernel/stride/pad"), ("op",)
     grid.hint = LAYER_HINT
     return grid
