@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from archcalc.analysis.formula_memory import MemSummary, PeakTracker, prune_closed
+from archcalc.analysis.liveness import Tables
 from archcalc.analysis.polynomial import Coef, FormulaError, H, Poly, Space, Term, W, const, padd, peval, pmul, pscale
-from archcalc.analysis.records import compile_spec, located
+from archcalc.analysis.records import located
 from archcalc.analysis.report import Shape, gc_paused
 from archcalc.analysis.sizes import SizePlan
 from archcalc.errors import ArchcalcError, ShapeError
@@ -30,6 +32,7 @@ from archcalc.ops.layers import MERGES
 from archcalc.ops.layout import norm_dims
 
 COUNTS = ("params", "macs", "activations")
+MEMORY = ("trainable", "buffers", "allocated")  # what the memory figures need besides params and the peak
 _SUMMARY_INDEX = {"params": 0, "macs": 4, "activations": 5}  # in SizePlan's counts tuple
 
 Dims = tuple[Term, ...]
@@ -43,6 +46,10 @@ class ClosedForm:
     least: tuple[int, int]
     output: tuple[Poly, ...]
     counts: dict[str, Poly]
+    peak: list[Poly]  # the live-activation peak is the max of these (dominated ones dropped for the region)
+
+    def peak_at(self, h: int, w: int) -> int:
+        return max(_whole(peval(p, [h, w])) for p in self.peak)
 
     def evaluate(self, h: int, w: int) -> dict[str, Any]:
         env = [h, w]
@@ -61,6 +68,9 @@ class Formula:
     output: tuple[Poly, ...]
     counts: dict[str, Poly]
     layers: list[tuple[str, tuple[Poly, ...]]]  # each layer's output shape, for locating a disagreement
+    memory: dict[str, Poly]  # MEMORY's polynomials (elements, batch 1)
+    peak: list[Poly]  # the live-activation peak (elements, batch 1, input excluded) is the max of these
+    guards: Guards
     closed: ClosedForm | None = None
 
     def env(self, h: int, w: int) -> list[int]:
@@ -77,11 +87,31 @@ class Formula:
             **{k: _whole(peval(p, env)) for k, p in self.counts.items()},
         }
 
+    def peak_at(self, h: int, w: int) -> int:
+        env = self.env(h, w)
+        return max(_whole(peval(p, env)) for p in self.peak)
+
     def leading(self, key: str) -> Poly:
         """The highest-degree terms of a count (its growth for large H, W), from the closed form."""
         p = self.closed.counts[key] if self.closed else self.counts[key]
-        top = max((len(m) for m in p), default=0)
-        return {m: c for m, c in p.items() if len(m) == top}
+        return _top(p)
+
+    def peak_leading(self) -> list[Poly]:
+        """The peak's growth for large H, W: the largest leading terms of the closed form's live sets
+        (one, when they all grow as c*H*W; [] without a closed form)."""
+        if self.closed is None:
+            return []
+        tops = [_top(p) for p in self.closed.peak]
+        degree = max(len(m) for t in tops for m in t) if any(tops) else 0
+        tops = [t for t in tops if max((len(m) for m in t), default=0) == degree]
+        if all(len(t) == 1 and t.keys() == tops[0].keys() for t in tops):
+            return [max(tops, key=lambda t: next(iter(t.values())))]
+        return list({tuple(sorted(t.items())): t for t in tops}.values())
+
+
+def _top(p: Poly) -> Poly:
+    top = max((len(m) for m in p), default=0)
+    return {m: c for m, c in p.items() if len(m) == top}
 
 
 def _whole(x: Coef) -> int:
@@ -91,14 +121,75 @@ def _whole(x: Coef) -> int:
     return f.numerator
 
 
-class FormulaPass(Interpreter[Dims]):
-    """The records pass's walk, on Terms: shapes per node, counts summed over layers."""
+@dataclass
+class Guards:
+    """Beside every layer's output size >= 1, what the rules check at a size that the formula must too:
+    inputs a merge compares must be equal. ``complete`` is False where a rule checks something else
+    (an unpool's switches, reflect padding, a 1 x 1 instance norm), so a sweep asks the calculator."""
 
-    def __init__(self, graph: Graph, space: Space) -> None:
+    equal: list[tuple[Poly, Poly]]
+    complete: bool = True
+
+
+def _unguarded(node: GNode) -> bool:
+    a = node.args
+    if node.refs or node.op == "max_unpool2d":
+        return True
+    if node.op == "instancenorm2d" and not a.get("track_running_stats", True):
+        return True
+    return bool(a.get("padding_mode", "zeros") != "zeros")
+
+
+class FormulaPass(Interpreter[Dims]):
+    """The records pass's walk, on Terms: shapes per node, counts summed over layers, the live sets."""
+
+    def __init__(self, graph: Graph, space: Space, t: Tables | None = None) -> None:
         super().__init__(graph)
         self.m = space
-        self.totals = {k: space.lift(0) for k in COUNTS}
+        self.totals = {k: space.lift(0) for k in (*COUNTS, "trainable", "buffers")}
         self.layers: list[tuple[str, tuple[Poly, ...]]] = []
+        self.live = PeakTracker(graph, space, t)
+        self.guards = Guards([])
+        self.memo: dict[Any, tuple[Dims, dict[str, Term], MemSummary]] = {}
+        self.opened: list[tuple[Any, dict[str, Term]]] = []
+
+    def enter(self, node: GNode, args: Sequence[Dims]) -> Dims:
+        """A closed scope already run on the same input polynomials (ResNet's repeated blocks) is skipped:
+        its counts and live sets are the same (the sweep's memo, on formulas)."""
+        table = self.live.t.scopes[node.scope]
+        if table.closed:
+            key = (table.key, tuple(tuple(sorted(d.poly.items())) for d in args[0]))
+            hit = self.memo.get(key)
+            if hit is not None:
+                out, delta, mem = hit
+                for k, v in delta.items():
+                    self.totals[k] = self.totals[k] + v
+                self.live.step(node.scope, mem)
+                self.skip(node.scope, out)
+                return args[0]
+            self.opened.append((key, dict(self.totals)))
+        self.live.enter(node, args[0])
+        return args[0]
+
+    def exit(self, node: GNode, args: Sequence[Dims]) -> Dims:
+        mem = self.live.exit(node)
+        if self.live.t.scopes[node.scope].closed:
+            key, before = self.opened.pop()
+            self.memo[key] = (args[0], {k: self.totals[k] - v for k, v in before.items()}, mem)
+        return args[0]
+
+    def _equal(self, args: Sequence[Dims], skip: int | None) -> None:
+        """The sizes a merge compares: all but dim ``skip`` (``skip`` None: add and mul, where a 1 broadcasts).
+        Constants were checked at the sample size."""
+        for x in args[1:]:
+            for i, (a, b) in enumerate(zip(x, args[0], strict=False)):
+                p, q = a.poly, b.poly
+                if i == skip or p == q or not (any(p.keys() - {()}) or any(q.keys() - {()})):
+                    continue
+                if skip is None and (p == {(): 1} or q == {(): 1}):
+                    continue
+                if (p, q) not in self.guards.equal:
+                    self.guards.equal.append((p, q))
 
     def layer(self, node: GNode, args: Sequence[Dims]) -> Dims:
         opdef = OPS[node.op]
@@ -113,14 +204,27 @@ class FormulaPass(Interpreter[Dims]):
             acts = acts * d
         for key, value in (("params", res.params), ("macs", res.macs), ("activations", acts)):
             self.totals[key] = self.totals[key] + value
+        trainable = res.params if res.trainable is None else res.trainable
+        for key, value in (("trainable", trainable), ("buffers", res.buffers)):
+            self.totals[key] = self.totals[key] + value
         self.layers.append((node.path, tuple(d.poly for d in shape)))
+        self.guards.complete = self.guards.complete and not _unguarded(node)
+        if opdef.many_inputs:
+            self._equal(args, node.args.get("dim", 1) - 1 if node.op == "concat" else None)
+        self.live.layer(node, len(args), shape, acts.poly)
         return shape
 
     def merge(self, node: GNode, args: Sequence[Dims]) -> Dims:
-        return self._merge(node, node.op, args)
+        shape = self._merge(node, node.op, args)
+        self._equal(args, 0 if node.op == "concat" else None)
+        self.live.merge(shape)
+        return shape
 
     def bus(self, node: GNode, args: Sequence[Dims]) -> Dims:
-        return self._merge(node, "concat", args)
+        shape = self._merge(node, "concat", args)
+        self._equal(args, 0)
+        self.live.bus(shape)
+        return shape
 
     def _merge(self, node: GNode, how: str, args: Sequence[Dims]) -> Dims:
         try:
@@ -154,30 +258,43 @@ def _refuse(node: GNode, args: Sequence[Dims]) -> None:
 
 
 @gc_paused
-def formula(spec_or_path: Spec | str, sets: dict[str, Any] | None = None, verify: int = 6) -> Formula:
-    """The network's output shape and counts as exact formulas of H and W (checked at ``verify`` sizes)."""
-    spec, _, graph = compile_spec(spec_or_path, sets)
+def formula(
+    spec_or_path: Spec | str,
+    sets: dict[str, Any] | None = None,
+    verify: int = 6,
+    plan: SizePlan | None = None,
+    closed: bool = True,
+) -> Formula:
+    """The network's output shape and counts as exact formulas of H and W (checked at ``verify`` sizes against
+    ``plan``, the calculator: given, it also supplies the spec and its graph; ``closed``: find the closed form)."""
+    plan = plan if plan is not None else SizePlan(spec_or_path, sets)
+    spec, graph, sets = plan.spec, plan.graph, plan.sets
     if len(spec.input) != 3:
         raise FormulaError(f"formula needs a C x H x W input; {spec.name}'s input is {list(spec.input)}")
-    plan = SizePlan(spec, sets)
     c, h0, w0 = spec.input
     sample = (2 * h0, 2 * w0) if _accepts(plan, (c, 2 * h0, 2 * w0)) else (h0, w0)
     space = Space()
     x = (space.lift(c), space.term(sample[0], {(H,): 1}), space.term(sample[1], {(W,): 1}))
-    p = FormulaPass(graph, space)
+    p = FormulaPass(graph, space, plan.sizes.t)
     out = p.run(x)
     space.finish()
+    assert p.live.result is not None
+    mem = p.live.result
     f = Formula(
         spec.name,
         c,
         sample,
         space,
         tuple(d.poly for d in out),
-        {k: t.poly for k, t in p.totals.items()},
+        {k: p.totals[k].poly for k in COUNTS},
         p.layers,
+        {"trainable": p.totals["trainable"].poly, "buffers": p.totals["buffers"].poly, "allocated": mem.allocated},
+        mem.peak,
+        p.guards,
     )
     _verify(f, plan, spec, sets, [(h0, w0), sample, *_probe_sizes(h0, w0, verify)])
-    f.closed = closed_form(f, plan)
+    if closed:
+        f.closed = closed_form(f, plan)
     return f
 
 
@@ -205,6 +322,10 @@ def _verify(f: Formula, plan: SizePlan, spec: Spec, sets: dict[str, Any] | None,
             continue
         got = f.evaluate(h, w)
         want = {"output": tuple(s.shape), **{k: s.counts[i] for k, i in _SUMMARY_INDEX.items()}}
+        env = f.env(h, w)
+        mem = [_whole(peval(f.memory[k], env)) for k in MEMORY]
+        if mem != [s.counts[1], s.counts[2], s.allocated] or f.peak_at(h, w) != s.peak:
+            raise FormulaError(f"{f.model}: the live sets are not one expression of H and W (they differ at {h}x{w})")
         if got != want:
             raise FormulaError(_disagreement(f, spec, sets, h, w))
 
@@ -254,6 +375,7 @@ def closed_form(f: Formula, plan: SizePlan) -> ClosedForm | None:
         least,
         tuple(_subst(p, closed) for p in f.output),
         {k: _subst(p, closed) for k, p in f.counts.items()},
+        prune_closed([_subst(p, closed) for p in f.peak], least),
     )
 
 

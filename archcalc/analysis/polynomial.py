@@ -61,7 +61,7 @@ def const(a: Poly) -> Coef:
     return a.get((), 0)
 
 
-def peval(a: Poly, env: Sequence[int]) -> Coef:
+def peval(a: Poly, env: Sequence[Coef]) -> Coef:
     total: Coef = 0
     for m, c in a.items():
         t: Coef = c

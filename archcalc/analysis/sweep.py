@@ -1,6 +1,8 @@
 """Input-size sweeps and the smallest accepted input, on a compiled SizePlan (pure math, no torch).
 
-A refused size carries the located error ``table`` gives for that input (file:line: layer: message).
+A long sweep evaluates the network's formula (formula.py, compiled by formula_eval.py) and asks the
+calculator only where the formula's guards fail. A refused size carries the located error ``table`` gives
+for that input (file:line: layer: message).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archcalc.analysis.memory import figures
-from archcalc.analysis.sizes import SizePlan
+from archcalc.analysis.formula import formula
+from archcalc.analysis.formula_eval import Values, compiled
+from archcalc.analysis.memory import dtype_size, figures
+from archcalc.analysis.sizes import SizePlan, Summary
 from archcalc.errors import ArchcalcError, show
 from archcalc.frontend.argtypes import MAX_SIZE
 from archcalc.frontend.spec import Spec
@@ -29,6 +33,7 @@ class Point:
     error: str = ""
 
 
+FORMULA_FROM = 100  # sizes: below this, building the formula costs more than it saves
 MAX_POINTS = 10_000  # sizes in one sweep, and minsize's --limit: each is a full pass over the graph
 _RANGE = re.compile(r"[0-9]{1,30}(:[0-9]{1,30}){0,2}")  # ASCII digits only, as --input elsewhere
 
@@ -68,35 +73,59 @@ def image_input(spec: Spec, command: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+class Sweeper:
+    """One sweep row per size: from the compiled formula where it holds, else from the calculator.
+
+    The calculator answers every size the formula's guards do not vouch for (a refused size gets its located
+    error, as in ``table``), and every size of a spec with no formula (docs/performance.md lists when).
+    """
+
+    def __init__(self, plan: SizePlan, dtype: str = "float32", batch: int = 1, use_formula: bool = True) -> None:
+        self.plan, self.dtype, self.batch = plan, dtype, batch
+        self.channels = image_input(plan.spec, "sweep")[0]
+        dtype_size(dtype)  # an unknown dtype is refused before any size runs
+        self.fast: Callable[[int, int], Values | None] | None = None
+        self.why_not = ""
+        if use_formula:
+            try:
+                f = formula(plan.spec, plan.sets, plan=plan, closed=False)
+            except ArchcalcError as err:
+                self.why_not = str(err)
+            else:
+                if f.guards.complete:
+                    self.fast = compiled(f)
+                else:
+                    self.why_not = "a layer checks its input size in a way the formula's guards do not follow"
+
+    def row(self, h: int, w: int) -> Point:
+        v = self.fast(h, w) if self.fast is not None else None
+        if v is None:
+            try:
+                s = self.plan.run((self.channels, h, w))
+            except ArchcalcError as err:
+                return Point((h, w), None, error=str(err))
+        else:
+            s = Summary(v.output, v.counts, v.peak, 0, v.allocated)
+        f = figures(s, self.channels * h * w, self.dtype, self.batch)
+        return Point(
+            (h, w), s.shape, s.counts[4], s.counts[5], s.counts[0], f["inference_peak_bytes"], f["training_adam"]
+        )
+
+
 def sweep(
     plan: SizePlan,
     sizes: list[int],
     dtype: str = "float32",
     batch: int = 1,
     tick: Callable[[], None] | None = None,
+    use_formula: bool | None = None,
 ) -> list[Point]:
-    """One Point per square input size (channels from the spec)."""
-    channels = image_input(plan.spec, "sweep")[0]
+    """One Point per square input size (channels from the spec). The formula is built (about as long as
+    100 sizes on the calculator) when ``use_formula`` says so, by default for FORMULA_FROM sizes or more."""
+    rows = Sweeper(plan, dtype, batch, len(sizes) >= FORMULA_FROM if use_formula is None else use_formula)
     points = []
     for n in sizes:
-        shape = (channels, n, n)
-        try:
-            s = plan.run(shape)
-        except ArchcalcError as err:
-            points.append(Point((n, n), None, error=str(err)))
-        else:
-            f = figures(s, channels * n * n, dtype, batch)
-            points.append(
-                Point(
-                    (n, n),
-                    s.shape,
-                    s.counts[4],
-                    s.counts[5],
-                    s.counts[0],
-                    f["inference_peak_bytes"],
-                    f["training_adam"],
-                )
-            )
+        points.append(rows.row(n, n))
         if tick is not None:
             tick()
     return points

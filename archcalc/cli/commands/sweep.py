@@ -61,7 +61,9 @@ def sweep_cmd(
     """MACs, activations, memory and output shape for each square input size (at most 10,000 sizes).
 
     Sizes the network refuses are listed with the calculator's reason. Memory is the inference peak and
-    the Adam training estimate of 'archcalc memory' (docs/memory.md).
+    the Adam training estimate of 'archcalc memory' (docs/memory.md). The rows come from the network's
+    formula ('archcalc formula'), compiled once; the calculator answers the sizes the formula does not
+    vouch for, with the same numbers (docs/performance.md).
 
     Examples:
 

@@ -1,0 +1,194 @@
+"""The inference memory peak and the training allocations as formulas of H and W (``archcalc formula``).
+
+The same liveness as sizes.py's ``SizePass`` (its tables, its frames' arithmetic), on polynomials: a live
+set's size is a polynomial, and the peak is the max over the candidate live sets, one per moment that could be
+the largest. A candidate is dropped only when another is provably at least as large for every accepted size
+(``dominates``), so the max of the rest is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from archcalc.analysis.liveness import DENSE, PARALLEL, SEQ, ScopeTable, Tables, tables
+from archcalc.analysis.polynomial import Poly, Space, Term, padd, peval
+from archcalc.graph.ir import GNode, Graph
+
+Peak = list[Poly]  # the peak is the max of these (never empty)
+
+
+@dataclass(slots=True)
+class MemSummary:
+    peak: Peak  # most elements live at once inside the node, its inputs excluded, its output included
+    fresh: Poly  # elements of the output's own storage ({}: it shares an input's storage)
+    allocated: Poly  # every element allocated during the node
+
+
+def _shift(peak: Peak, by: Poly) -> Peak:
+    return [padd(p, by) for p in peak] if by else list(peak)
+
+
+class Bounds:
+    """Lower bounds of every variable over the accepted sizes: H, W >= 1, every layer's output size >= 1,
+    and a floor of a polynomial with non-negative coefficients in non-negative variables is monotone."""
+
+    def __init__(self, space: Space, least: tuple[int, int] = (1, 1)) -> None:
+        self.space, self.least = space, least
+        self.positive: set[int] = set()
+        self._lb: list[Fraction | None] = []
+
+    def output_dims(self, dims: Sequence[Poly]) -> None:
+        for p in dims:
+            if len(p) == 1 and next(iter(p)) and len(next(iter(p))) == 1 and next(iter(p.values())) == 1:
+                i = next(iter(p))[0]
+                if i not in self.positive:
+                    self.positive.add(i)
+                    self._lb = []  # recompute: a bound may rise
+
+    def lower(self, i: int) -> Fraction | None:
+        while len(self._lb) < len(self.space.vars):
+            self._lb.append(self._compute(len(self._lb)))
+        return self._lb[i]
+
+    def _compute(self, i: int) -> Fraction | None:
+        if i < 2:
+            return Fraction(self.least[i])
+        v = self.space.vars[i]
+        floor: Fraction | None = Fraction(1) if i in self.positive else None
+        lbs = self._lb  # every earlier variable's (a size is made from earlier ones)
+        lows = [lbs[j] for m in v.num for j in m]
+        if all(c >= 0 for m, c in v.num.items() if m) and all(b is not None and b >= 0 for b in lows):
+            n = Fraction(peval(v.num, [b or 0 for b in lbs])) / v.den
+            q = n.numerator // n.denominator if v.kind == "floor" else -(-n.numerator // n.denominator)
+            mono = Fraction(q + v.shift)
+            floor = mono if floor is None else max(floor, mono)
+        return floor
+
+    def dominates(self, p: Poly, q: Poly) -> bool:
+        """p >= q at every accepted size: p - q has non-negative coefficients on variables bounded below by
+        non-negative numbers, so it is smallest at those bounds, and it is >= 0 there."""
+        d = padd(p, q, -1)
+        for m, c in d.items():
+            if not m:
+                continue
+            if c < 0:
+                return False
+            for j in m:
+                b = self.lower(j)
+                if b is None or b < 0:
+                    return False
+        env = [self.lower(j) or Fraction(0) for j in range(len(self.space.vars))]
+        return peval(d, env) >= 0
+
+
+def prune(peak: Peak, bounds: Bounds) -> Peak:
+    """Drop repeats and candidates another one dominates; at least one stays."""
+    seen: dict[tuple[object, ...], Poly] = {}
+    for p in peak:
+        seen.setdefault(tuple(sorted(p.items())), p)
+    cands = list(seen.values())
+    keep: list[Poly] = []
+    for i, q in enumerate(cands):
+        if not any(
+            bounds.dominates(p, q) and (j < i or not bounds.dominates(q, p)) for j, p in enumerate(cands) if j != i
+        ):
+            keep.append(q)
+    return keep or cands[:1]
+
+
+def prune_closed(peak: Peak, least: tuple[int, int]) -> Peak:
+    """``prune`` for polynomials of H >= least[0] and W >= least[1] alone (the closed form's region)."""
+    return prune(peak, Bounds(Space(), least))
+
+
+class _Frame:
+    def __init__(self, table: ScopeTable, x: Poly) -> None:
+        self.table = table
+        self.peak: Peak = [{}]
+        self.live: Poly = {}
+        self.allocated: Poly = {}
+        self.sizes: list[Poly] = [{}] * table.n
+        self.cur: Poly = x if table.kind == DENSE else {}
+
+    def step(self, i: int, s: MemSummary) -> None:
+        t, kind = self.table, self.table.kind
+        if kind == DENSE:
+            self.peak += _shift(s.peak, padd(self.live, self.cur))
+            self.live = padd(self.live, s.fresh)
+            self.allocated = padd(self.allocated, padd(self.cur, s.allocated))
+            return
+        self.peak += _shift(s.peak, self.live)
+        self.allocated = padd(self.allocated, s.allocated)
+        if kind == PARALLEL:
+            self.live = padd(self.live, s.fresh)
+            return
+        self.sizes[i] = s.fresh
+        if t.keep[i]:
+            self.live = padd(self.live, s.fresh)
+        for o in t.dies[i]:
+            self.live = padd(self.live, self.sizes[o], -1)
+
+    def finish(self, bounds: Bounds) -> MemSummary:
+        t = self.table
+        if t.kind == DENSE:  # the final concat, beside every held output
+            self.peak.append(padd(self.live, self.cur))
+            return MemSummary(prune(self.peak, bounds), self.cur, padd(self.allocated, self.cur))
+        if t.kind == SEQ:
+            fresh = self.sizes[t.out_owner] if t.out_owner >= 0 else {}
+            return MemSummary(prune(self.peak, bounds), fresh, self.allocated)
+        return MemSummary(prune(self.peak, bounds), self.cur, self.allocated)
+
+
+def _elements(shape: Sequence[Term]) -> Poly:
+    out: Term | int = 1
+    for d in shape:
+        out = d * out
+    return out.poly if isinstance(out, Term) else {(): out}
+
+
+class PeakTracker:
+    """Called by the formula pass at each node; ``result`` is the root's summary once the walk is done."""
+
+    def __init__(self, graph: Graph, space: Space, t: Tables | None = None) -> None:
+        self.t = t if t is not None else tables(graph)
+        self.bounds = Bounds(space)
+        self.frames: list[_Frame] = []
+        self.result: MemSummary | None = None
+
+    def enter(self, node: GNode, x: Sequence[Term]) -> None:
+        self.frames.append(_Frame(self.t.scopes[node.scope], _elements(x)))
+
+    def exit(self, node: GNode) -> MemSummary:
+        s = self.frames.pop().finish(self.bounds)
+        if self.frames:
+            self.step(node.scope, s)
+        else:
+            self.result = s
+        return s
+
+    def step(self, scope: int, s: MemSummary) -> None:
+        """Scope ``scope`` has run (or its memoised summary stands in for it) inside the current frame."""
+        self.frames[-1].step(self.t.scopes[scope].pos, s)
+
+    def layer(self, node: GNode, n_inputs: int, shape: Sequence[Term], size: Poly) -> None:
+        """A layer ran: its output has ``shape`` and ``size`` elements."""
+        self.bounds.output_dims([d.poly for d in shape if any(m for m in d.poly)])
+        if self.t.alias[node.index]:
+            s = MemSummary([{}], {}, {})
+        else:
+            both = padd(size, size) if node.op in ("add", "mul") and n_inputs > 2 else size
+            s = MemSummary([both], size, both)  # a + b + c: the old partial sum is alive too
+        self.frames[-1].step(self.t.pos[node.index], s)
+
+    def merge(self, shape: Sequence[Term]) -> None:
+        frame = self.frames[-1]
+        size = _elements(shape)
+        both = padd(size, size) if frame.table.add3 else size
+        frame.peak.append(padd(frame.live, both))
+        frame.allocated = padd(frame.allocated, both)
+        frame.cur = size
+
+    def bus(self, shape: Sequence[Term]) -> None:
+        self.frames[-1].cur = _elements(shape)
