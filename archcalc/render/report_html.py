@@ -27,10 +27,12 @@ from archcalc.render.tabular import Grid
 HINT = "Hover over a layer in the diagram or the table to see how its numbers were computed; click to pin it."
 
 _CSS = """
-.report{display:grid;grid-template-columns:minmax(0,1fr) minmax(340px,34%);gap:20px;align-items:start}
+.report{display:grid;grid-template-columns:minmax(0,1fr) minmax(330px,31%);gap:20px;align-items:start}
 .scroll{overflow:auto;border:1px solid #d8dee4;border-radius:6px;margin:8px 0}
-.diagram{max-height:58vh}.diagram svg{display:block}
-.rows{max-height:64vh;width:max-content;max-width:100%}.rows table{margin:0}.rows thead th{position:sticky;top:0;z-index:1}
+main{display:flex;flex-direction:column;max-height:calc(100vh - 24px)}
+.diagram{flex:0 0 auto;max-height:55vh}.diagram svg{display:block}
+.rows{flex:0 1 auto;min-height:180px;width:max-content;max-width:100%}.rows table{margin:0}
+.rows thead th{position:sticky;top:0;z-index:1}
 [data-path]{cursor:pointer}g.node rect.box{pointer-events:all}
 tr.hl td,tbody tr.hl:nth-child(even) td{background:#ffe8a3}
 g.node.hl rect{stroke:#d9480f;stroke-width:2.5px}g.node.hl rect.box{fill-opacity:.9}
@@ -39,7 +41,7 @@ border-radius:6px;background:#f6f8fa;padding:10px 14px}
 .panel h2{margin:0 0 6px;font-size:15px}
 #derivation{font:12px/1.45 ui-monospace,"DejaVu Sans Mono",monospace}
 #derivation div{white-space:pre-wrap;overflow-wrap:anywhere;padding-left:8ch;text-indent:-8ch}
-@media (max-width:1000px){.report{grid-template-columns:1fr}.panel{top:auto;bottom:0;max-height:40vh}}
+@media (max-width:1000px){.report{grid-template-columns:minmax(0,1fr)}.panel{top:auto;bottom:0;max-height:40vh}}
 """
 
 # Hover shows a layer, leaving shows the pinned one, a click pins. Every node lookup goes through byPath (built
@@ -76,7 +78,8 @@ _SCRIPT = """(function () {
     var box = el.closest(".scroll");
     if (!box) return;
     var r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
-    if (r.top < b.top || r.bottom > b.bottom) box.scrollTop += r.top + r.height / 2 - b.top - b.height / 2;
+    var top = Math.max(b.top, 0), bottom = Math.min(b.bottom, window.innerHeight);  // the part on screen
+    if (r.top < top || r.bottom > bottom) box.scrollTop += r.top + r.height / 2 - (top + bottom) / 2;
     if (r.width < b.width && (r.left < b.left || r.right > b.right))
       box.scrollLeft += r.left + r.width / 2 - b.left - b.width / 2;
   }
