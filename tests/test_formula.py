@@ -115,6 +115,7 @@ def test_every_spec_formula_and_closed_form(name: str) -> None:
         s = plan.run((f.channels, h, w))
         want = {"output": s.shape, "params": s.counts[0], "macs": s.counts[4], "activations": s.counts[5]}
         assert f.evaluate(h, w) == want, (name, h, w)
+        assert f.peak_at(h, w) == s.peak, (name, h, w)  # the live set of `archcalc memory`
     for h, w in sizes[:20]:
         assert f.evaluate(h, w) == _calc(analyze(spec, (f.channels, h, w))), (name, h, w)
     c = f.closed
@@ -123,6 +124,7 @@ def test_every_spec_formula_and_closed_form(name: str) -> None:
     for _ in range(50):
         h, w = c.least[0] + c.mod[0] * rng.randint(0, 20), c.least[1] + c.mod[1] * rng.randint(0, 20)
         assert c.evaluate(h, w) == f.evaluate(h, w), (name, h, w)
+        assert c.peak_at(h, w) == f.peak_at(h, w), (name, h, w)
 
 
 def lenet5_by_hand(h: int, w: int) -> dict[str, object]:

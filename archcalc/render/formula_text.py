@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.analysis.formula import COUNTS, Formula
-from archcalc.analysis.polynomial import Coef, H, Poly, Var, W, show_poly
+from archcalc.analysis.polynomial import Coef, H, Poly, Var, W, padd, show_poly
 
 LABELS = {"params": "params", "macs": "MACs", "activations": "activations"}
 
@@ -32,6 +32,34 @@ def leading_text(p: Poly) -> str:
         names = "·".join("HW"[i] for i in mono)
         parts.append(decimal(p[mono]) + (f"·{names}" if names else ""))
     return " + ".join(parts).replace("+ -", "- ")
+
+
+PEAK = "peak activations"
+PEAK_NOTE = "activation elements alive at once in a forward pass, input excluded ('archcalc memory')"
+
+
+def peak_text(peak: list[Poly], names: list[str]) -> str:
+    shown = [show_poly(p, names) for p in peak]
+    return shown[0] if len(shown) == 1 else "max(" + ", ".join(shown) + ")"
+
+
+def _peak_lines(peak: list[Poly], names: list[str], indent: str) -> list[str]:
+    if len(peak) == 1:
+        return [f"{indent}{PEAK} = {show_poly(peak[0], names)}"]
+    return [f"{indent}{PEAK} = max(", *(f"{indent}    {show_poly(p, names)}," for p in peak), f"{indent})"]
+
+
+def fixed_elements(f: Formula) -> Poly:
+    """params + buffers + the input: the inference peak's part outside the live set (batch 1)."""
+    input_elems: Poly = {(H, W): f.channels}
+    return padd(padd(f.counts["params"], f.memory["buffers"]), input_elems)
+
+
+def peak_leading_text(f: Formula) -> str:
+    tops = f.peak_leading()
+    if not tops:
+        return "none (no closed form)"
+    return leading_text(tops[0]) if len(tops) == 1 else "max(" + ", ".join(leading_text(t) for t in tops) + ")"
 
 
 def _names(f: Formula) -> list[str]:
@@ -77,8 +105,12 @@ def to_text(f: Formula) -> str:
     lines.append(f"output shape = {_shape(f, f.output, names)}")
     for key in COUNTS:
         lines.append(f"{LABELS[key]} = {show_poly(f.counts[key], names)}")
+    lines += ["", f"inference memory, batch 1 ({PEAK}: the most {PEAK_NOTE}; the largest of {len(f.peak)} live sets):"]
+    lines += _peak_lines(f.peak, names, "  ")
+    lines.append(f"  inference peak bytes (float32) = 4*({show_poly(fixed_elements(f), names)} + {PEAK})")
     lines += ["", "leading terms (large H, W):"]
     lines += [f"  {LABELS[k]} ≈ {leading_text(f.leading(k))}" for k in COUNTS]
+    lines.append(f"  {PEAK} ≈ {peak_leading_text(f)}")
     c = f.closed
     lines.append("")
     if c is None:
@@ -91,6 +123,7 @@ def to_text(f: Formula) -> str:
         )
         lines.append(f"  output shape = {_shape(f, c.output, hw)}")
         lines += [f"  {LABELS[k]} = {show_poly(c.counts[k], hw)}" for k in COUNTS]
+        lines += _peak_lines(c.peak, hw, "  ")
     return "\n".join(lines) + "\n"
 
 
@@ -112,6 +145,8 @@ def to_grids(f: Formula) -> list[Any]:
     for k in COUNTS:
         closed = show_poly(c.counts[k], ["H", "W"]) if c is not None else ""
         rows.append([LABELS[k], show_poly(f.counts[k], names), leading_text(f.leading(k)), closed])
+    closed_peak = peak_text(c.peak, ["H", "W"]) if c is not None else ""
+    rows.append([f"{PEAK} (largest live set)", peak_text(f.peak, names), peak_leading_text(f), closed_peak])
     caption = (
         "closed form: none found (no multiple of the moduli up to 4096 is accepted)"
         if c is None
@@ -125,6 +160,10 @@ def _coef(c: Coef) -> int | str:
     return c if isinstance(c, int) else f"{c.numerator}/{c.denominator}"
 
 
+def _terms(p: Poly) -> list[dict[str, Any]]:
+    return [{"coefficient": _coef(co), "monomial": "*".join("HW"[i] for i in m) or "1"} for m, co in sorted(p.items())]
+
+
 def to_data(f: Formula) -> dict[str, Any]:
     names = _names(f)
     c = f.closed
@@ -134,12 +173,11 @@ def to_data(f: Formula) -> dict[str, Any]:
         "sizes": [{"name": v.name, "definition": _defn(f, v)} for v in f.space.vars[2:]],
         "output_shape": [show_poly(p, names) for p in f.output],
         "counts": {k: show_poly(f.counts[k], names) for k in COUNTS},
+        "peak_activations": [show_poly(p, names) for p in f.peak],
+        "fixed_elements": show_poly(fixed_elements(f), names),
         "leading": {
-            k: [
-                {"coefficient": _coef(co), "monomial": "*".join("HW"[i] for i in m) or "1"}
-                for m, co in sorted(f.leading(k).items())
-            ]
-            for k in COUNTS
+            **{k: _terms(f.leading(k)) for k in COUNTS},
+            "peak_activations": [_terms(t) for t in f.peak_leading()],
         },
         "closed_form": None
         if c is None
@@ -148,5 +186,6 @@ def to_data(f: Formula) -> dict[str, Any]:
             "least": list(c.least),
             "output_shape": [show_poly(p, ["H", "W"]) for p in c.output],
             "counts": {k: show_poly(c.counts[k], ["H", "W"]) for k in COUNTS},
+            "peak_activations": [show_poly(p, ["H", "W"]) for p in c.peak],
         },
     }
