@@ -113,7 +113,7 @@ def data_of(html: str) -> dict[str, Any]:
 
 def test_page_holds_the_draw_drawing_and_escapes_the_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """googlenet at --depth 2: the diagram is draw's, byte for byte; every box and every row carries its path;
-    derivations are embedded for the layers shown only. A hostile name stays text."""
+    a derivation is embedded for each layer shown (a line for a block). A hostile name stays text."""
     html = cli(["table", "googlenet", "--depth", "2", "--format", "html"], capsys)
     svg = tmp_path / "googlenet.svg"
     cli(["draw", "googlenet", "--depth", "2", "-o", str(svg)], capsys)
@@ -123,10 +123,12 @@ def test_page_holds_the_draw_drawing_and_escapes_the_spec(tmp_path: Path, capsys
     assert re.findall(r'<tr(?: class="sub")? data-path="([^"]+)"', html) == row_paths
     boxes = re.findall(r'<g class="node" data-key="([^"]+)" data-kind="(?:layer|block)" data-path="([^"]+)"', html)
     assert boxes and all(key == path for key, path in boxes) and {p for _, p in boxes} <= set(row_paths)
-    layer_rows = [r.split(",")[0] for r in rows if r.split(",")[4]]  # a row with a params number: layer or subtotal
     derived = data_of(html)
-    assert set(derived) <= set(layer_rows) and "conv1.conv" in derived and "inception_3a" not in derived
-    assert derived["conv1.conv"].startswith("conv1.conv  conv2d k7 s2 p3  3x224x224 -> 64x112x112")
+    assert list(derived) == row_paths
+    assert derived["conv1.conv"].startswith("conv1.conv  conv2d k7 s2 p3  3x224x224 -> 64x112x112\n  H_out = W_out 112")
+    block = "inception_3a.b2"  # the 3x3 branch (the paper's table 1), collapsed at depth 2: a line, no derivation
+    assert derived[block].startswith(f"{block}  seq  192x28x28 -> 128x28x28\n")
+    assert derived[block].endswith(f"(archcalc explain googlenet {block} writes them out)")
 
     hostile = tmp_path / "hostile.yaml"
     hostile.write_text(HOSTILE_SPEC, encoding="utf-8")

@@ -137,7 +137,7 @@ def table_cmd(
     if fmt is Fmt.html:  # the page with the drawing and every layer's derivation, linked
         from archcalc.render.report_html import report_page
 
-        sys.stdout.write(report_page(report, grid, depth))
+        sys.stdout.write(report_page(report, grid, spec, depth))
     else:
         emit(grid, fmt, data)
     if plot is not None:  # after the table: a plot that cannot be written leaves the numbers printed

@@ -8,12 +8,14 @@ panel falls back to the pinned layer when the pointer leaves) and scrolls the ot
 One self-contained file: inline CSS and script, no URL. The derivations are JSON in a
 ``<script type="application/json">`` with every ``<``, ``>`` and ``&`` written as a ``\\u`` escape, so no text
 of a spec can close that element; the script only ever sets ``textContent``. Only layers get a derivation
-(a block's is a sum over its layers, as long as the block): the page stays linear in the layers.
+(a block's is a sum over its layers, as long as the block; it gets one line): the page stays linear in the
+layers.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from html import escape
 
 from archcalc.analysis.explain import Derivation, _enclosing, clip, explain_layer
@@ -22,7 +24,7 @@ from archcalc.render.draw import draw
 from archcalc.render.explain_text import LIMIT, heading, lines, tail
 from archcalc.render.html import charts_html, page, table_html
 from archcalc.render.svg import to_svg
-from archcalc.render.tabular import Grid
+from archcalc.render.tabular import Grid, shape_text
 
 HINT = "Hover over a layer in the diagram or the table to see how its numbers were computed; click to pin it."
 
@@ -66,9 +68,7 @@ _SCRIPT = """(function () {
     shown = path;
     (byPath[path] || []).forEach(function (el) { el.classList.add("hl"); });
     if (path === null) write(hint);
-    else if (Object.prototype.hasOwnProperty.call(texts, path)) write(texts[path]);
-    else write(path + ": a block; its numbers are the sums over its layers " +
-      "(archcalc explain SPEC " + path + " writes them out).");
+    else write(Object.prototype.hasOwnProperty.call(texts, path) ? texts[path] : path);
   }
   function pathOf(ev) {
     var el = ev.target.closest ? ev.target.closest("[data-path]") : null;
@@ -109,17 +109,22 @@ def derivation_text(d: Derivation) -> str:
     return "\n".join(out)
 
 
-def derivations(report: Report, paths: list[str]) -> dict[str, str]:
-    """The derivation of each layer among ``paths`` (the table's rows), as ``explain`` gives it for that one layer
-    (its blocks' derived values first)."""
+def derivations(report: Report, paths: list[str], spec: str) -> dict[str, str]:
+    """For each layer among ``paths`` (the table's rows), its derivation as ``explain`` gives it for that one
+    layer (its blocks' derived values first); for each block, one line saying how to get its sums."""
     out = {}
     for path in paths:
         rec = report[path]
         if rec.kind != "layer":
+            out[path] = (
+                f"{path}  {rec.op}  {shape_text(rec.input_shape)} -> {shape_text(rec.output_shape)}\n"
+                f"  a block: its counts are the sums over its layers (archcalc explain {shlex.quote(spec)} "
+                f"{shlex.quote(path)} writes them out)"
+            )
             continue
         d = explain_layer(rec)
         d.derived[:0] = _enclosing(report, rec)
-        out[rec.path] = derivation_text(d)
+        out[path] = derivation_text(d)
     return out
 
 
@@ -129,8 +134,9 @@ def script_json(data: object) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def report_page(report: Report, grid: Grid, depth: int | None = None) -> str:
-    """The table's page with the default drawing (honouring ``depth``) and the derivation panel."""
+def report_page(report: Report, grid: Grid, spec: str, depth: int | None = None) -> str:
+    """The table's page with the default drawing (honouring ``depth``) and the derivation panel; ``spec`` is
+    the spec as the user named it (in the hint for a block)."""
     svg = to_svg(draw(report, None, depth, None))
     body = [
         '<div class="report"><main>',
@@ -140,6 +146,6 @@ def report_page(report: Report, grid: Grid, depth: int | None = None) -> str:
         '</main><aside class="panel"><h2>derivation</h2>',
         f'<div id="derivation"><div>{HINT}</div></div></aside></div>',
         charts_html(grid),  # below, across the page: the bars are not linked
-        f'<script type="application/json" id="derivations">{script_json(derivations(report, grid.paths))}</script>',
+        f'<script type="application/json" id="derivations">{script_json(derivations(report, grid.paths, spec))}</script>',
     ]
     return page(grid.title, body, _CSS, _SCRIPT)
