@@ -9,6 +9,8 @@ data-dependent control flow, which is the behaviour we want (one clear error).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import traceback
 from collections.abc import Callable
@@ -111,14 +113,24 @@ def _propagate(gm: fx.GraphModule, input: tuple[int, ...], origin: str) -> None:
     }
     x = torch.empty((1, *input), device="meta")
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback
             functional_call(prop, state, (x,))
     except Exception as err:
+        cause = err.__cause__ or err
         shown = "x".join(map(str, input))
-        what = f"{type(err).__name__}: {err}".splitlines()[0]
-        raise ArchcalcError(
-            f"the model does not run at input {shown} on the meta device: {what}", file=origin
-        ) from None
+        what = f"{type(cause).__name__}: {cause}".splitlines()[0]
+        node = next((n for n in gm.graph.nodes if n.op != "placeholder" and "tensor_meta" not in n.meta), None)
+        at = f" at '{_node_where(node)}'" if node is not None else ""
+        raise ArchcalcError(f"the model does not run at input {shown}{at}: {what}", file=origin) from None
+
+
+def _node_where(n: fx.Node) -> str:
+    """A node as the user knows it: the module it calls, or the module around a functional call."""
+    if n.op == "call_module":
+        return str(n.target)
+    stack = list(n.meta.get("nn_module_stack", {}).values())
+    name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", n.name)
+    return f"{stack[-1][0]}.{name}" if stack and stack[-1][0] else str(name)
 
 
 def _meta_shape(meta: Any) -> tuple[int, ...] | None:
@@ -158,7 +170,7 @@ class _Converter:
         if shape is None:
             return self._other(n)
         if not shape or shape[0] != 1:
-            msg = f"'{n.name}' ({self._fname(n)}) changes the batch dimension: its output is {shape} at batch 1"
+            msg = f"'{_node_where(n)}' changes the batch dimension: its output is {shape} at batch 1"
             raise ArchcalcError(msg, file=self.origin)
         args, kwargs = self._map(n.args), self._map(n.kwargs)
         tensors = [v for v in _flat((args, kwargs), None) if isinstance(v, Val) and v.kind in ("t", "param")]
