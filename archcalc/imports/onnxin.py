@@ -30,18 +30,11 @@ _CACHE: dict[tuple[str, float, tuple[int, ...] | None, bool], Spec] = {}
 
 
 def load_onnx(ref: str, input: Any = None) -> Spec:
-    """The spec of an ONNX file (``input``: C, H, W for a file whose input has dynamic dims)."""
-    from archcalc.cli.commands.common import require
+    """The spec of an ONNX file (``input``: C, H, W for a file whose input has dynamic dims); memoised."""
     from archcalc.imports import spec_writer
     from archcalc.imports.torchload import ALLOW_UNKNOWN
 
-    require(ref, {"onnx": "onnx"}, "onnx")
-    path = Path(ref)
-    if not path.is_file():
-        raise ArchcalcError(f"no such ONNX file '{ref}'")
-    shape = (
-        None if input is None else parse_input(list(input) if isinstance(input, tuple) else input, subject="--input:")
-    )
+    path, shape = _checked(ref, input)
     allow = ALLOW_UNKNOWN.get()
     key = (str(path.resolve()), path.stat().st_mtime, shape, allow)
     if key not in _CACHE:
@@ -50,6 +43,24 @@ def load_onnx(ref: str, input: Any = None) -> Spec:
             sys.stderr.write(f"archcalc: note: {ref}: {note}\n")
         _CACHE[key] = spec_writer.load(g, allow)
     return _CACHE[key]
+
+
+def imported_graph(ref: str, input: Any = None) -> ImportedGraph:
+    """The ImportedGraph of an ONNX file, for ``archcalc import model.onnx``."""
+    path, shape = _checked(ref, input)
+    return capture(path, ref, shape)
+
+
+def _checked(ref: str, input: Any) -> tuple[Path, tuple[int, ...] | None]:
+    from archcalc.cli.commands.common import require
+
+    require(ref, {"onnx": "onnx"}, "onnx")
+    path = Path(ref)
+    if not path.is_file():
+        raise ArchcalcError(f"no such ONNX file '{ref}'")
+    if input is None:
+        return path, None
+    return path, parse_input(list(input) if isinstance(input, tuple) else input, subject="--input:")
 
 
 def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.ModelProto:
@@ -71,7 +82,7 @@ def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.M
     fixed = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
     if shape is None:
         if None in fixed[1:] or len(fixed) < 2:
-            shown = "x".join(d.dim_param or "?" for d in dims[1:])
+            shown = "x".join(str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?" for d in dims[1:])
             raise ArchcalcError(f"the input {shown} has dynamic dims: give --input CxHxW", file=origin)
         return _infer(model, origin)
     if len(shape) != len(fixed) - 1:
@@ -138,8 +149,11 @@ class _Reader:
         """The per-sample shape of an activation (the batch dim removed)."""
         proto = self.shapes.get(tensor)
         if proto is None or not proto.dim or not all(d.HasField("dim_value") for d in proto.dim):
+            where = ".".join(p for p in _scope(node.name, node.op_type) if p)
             raise ArchcalcError(
-                f"onnx shape inference gives no shape for '{tensor}' ({node.op_type} '{node.name}')", file=self.origin
+                f"onnx shape inference gives no fixed shape for '{tensor}' (at {node.op_type} '{where}'); archcalc "
+                "needs the shape of every activation (a graph with If/Loop or data-dependent shapes is not imported)",
+                file=self.origin,
             )
         return tuple(int(d.dim_value) for d in proto.dim)[1:]
 

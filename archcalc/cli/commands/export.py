@@ -38,7 +38,7 @@ def export_cmd(
     each file: ONNX passes onnx.checker and onnxruntime's output equals torch's (with --dynamic also at batch 3
     and a larger size, when the network takes one); the TorchScript file loads and gives the same output.
 
-    ONNX uses torch's TorchScript-based exporter (opset 17), which folds each BatchNorm into the conv before it,
+    ONNX uses torch's TorchScript-based exporter (opset 20), which folds each BatchNorm into the conv before it,
     as torch does by default: the file then has fewer params than the spec (a note says how many).
 
     Examples:
