@@ -38,7 +38,9 @@ def run_onnx(path: Path, x: torch.Tensor) -> list[torch.Tensor]:
 
 
 def close(got: torch.Tensor, want: torch.Tensor) -> bool:
-    return got.shape == want.shape and torch.allclose(got, want, rtol=1e-3, atol=1e-5 * max(1.0, float(want.abs().max())))
+    return got.shape == want.shape and torch.allclose(
+        got, want, rtol=1e-3, atol=1e-5 * max(1.0, float(want.abs().max()))
+    )
 
 
 def input_dims(path: Path) -> list[int | str]:
