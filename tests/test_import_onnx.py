@@ -135,6 +135,21 @@ def test_unknown_ops_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "2 unsupported op(s): onnx Erf at 'erf', onnx Softplus at 'softplus'" in err
 
 
+def test_import_writes_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """archcalc import model.onnx -o spec.yaml: the written spec has the file's layers and the hand counts."""
+    ref = save(tiny_model(["Relu", "Sigmoid"]), tmp_path / "tiny.onnx")
+    spec = tmp_path / "tiny.yaml"
+    code, _, err = cli(capsys, "import", ref, "-o", str(spec))
+    assert code == 0, err
+    data = table(capsys, str(spec))
+    assert [(r["path"], r["op"], r["output_shape"]) for r in data["layers"]] == [
+        ("conv", "conv2d", [4, 14, 14]),
+        ("relu", "relu", [4, 14, 14]),
+        ("sigmoid", "sigmoid", [4, 14, 14]),
+    ]
+    assert data["totals"]["params"] == 4 * 3 * 3 * 3 + 4
+
+
 def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not a model, a model the checker refuses, no such file: one line each, exit 2."""
     junk = tmp_path / "junk.onnx"
