@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,14 @@ def panel(page: Page) -> list[str]:
     return lines
 
 
+def settle(read: Callable[[], Any], expected: Any, timeout: float = 5.0) -> None:
+    """``read()`` comes to equal ``expected`` (a page handles input events asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert value == expected
+
+
 def test_click_a_box_or_a_row_shows_its_derivation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     html = page_file(tmp_path, capsys, "lenet5")
     c3 = cli(["explain", "lenet5", "C3"], capsys).splitlines()
@@ -78,21 +88,23 @@ def test_click_a_box_or_a_row_shows_its_derivation(tmp_path: Path, capsys: pytes
         box = "g.node[data-path='C3']"
         assert page.eval(f"document.querySelector({json.dumps(box)}).textContent").startswith("C3 (conv2d)C3 · conv2d")
         page.click(*centre(page, box))
-        assert [li.rstrip() for li in panel(page)] == [li.rstrip() for li in c3[2:]]
+        settle(lambda: [li.rstrip() for li in panel(page)], [li.rstrip() for li in c3[2:]])
         assert highlighted(page) == ["g C3", "tr C3"]
         page.move(2, 2)  # the pointer leaves: the clicked layer stays
+        time.sleep(0.2)
         assert highlighted(page) == ["g C3", "tr C3"] and panel(page)[0].startswith("C3  conv2d")
 
         row = "tr[data-path='S4']"
         assert page.eval(f"document.querySelector({json.dumps(row)}).cells[0].textContent") == "S4"
         page.click(*centre(page, row))
-        assert highlighted(page) == ["g S4", "tr S4"]
+        settle(lambda: highlighted(page), ["g S4", "tr S4"])
         assert [li.rstrip() for li in panel(page)] == [li.rstrip() for li in s4[2:]]
 
         page.move(*centre(page, "tr[data-path='F6']"))  # hovering shows another layer, leaving shows S4 again
-        assert highlighted(page) == ["g F6", "tr F6"] and panel(page)[0].startswith("F6  linear")
+        settle(lambda: highlighted(page), ["g F6", "tr F6"])
+        assert panel(page)[0].startswith("F6  linear")
         page.move(2, 2)
-        assert highlighted(page) == ["g S4", "tr S4"]
+        settle(lambda: highlighted(page), ["g S4", "tr S4"])
 
         hostile = tmp_path / "hostile.yaml"
         hostile.write_text(HOSTILE_SPEC, encoding="utf-8")
@@ -101,7 +113,7 @@ def test_click_a_box_or_a_row_shows_its_derivation(tmp_path: Path, capsys: pytes
         assert page.eval("document.querySelector('h1').textContent") == f"{HOSTILE_NAME}: {HOSTILE_TITLE}"
         assert page.eval("document.scripts.length") == 2 and page.eval("document.images.length") == 0
         page.click(*centre(page, "g.node[data-path='c']"))
-        assert panel(page)[0].startswith("c  conv2d k3 s1 p0  1x8x8 -> 2x6x6")
+        settle(lambda: panel(page)[0], "c  conv2d k3 s1 p0  1x8x8 -> 2x6x6")
 
 
 def data_of(html: str) -> dict[str, Any]:
