@@ -8,6 +8,7 @@ never the importer's output. Small ONNX graphs are built here with ``onnx.helper
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,29 @@ def test_import_writes_a_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ("sigmoid", "sigmoid", [4, 14, 14]),
     ]
     assert data["totals"]["params"] == 4 * 3 * 3 * 3 + 4
+
+
+def test_decomposed_activations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """At opset 13 torch writes GELU as Div/Erf/Add/Mul/Mul and Hardswish as x * HardSigmoid(x), SiLU as
+    x * Sigmoid(x): each comes back as the one activation, and the params are torch's."""
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GELU(), nn.Hardswish(), nn.SiLU(), nn.Flatten(), nn.Linear(288, 10))
+    path = tmp_path / "acts.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice
+        torch.onnx.export(model.eval(), (torch.rand(1, 3, 8, 8),), str(path), dynamo=False, opset_version=13)
+    data = table(capsys, str(path))
+    assert [(r["path"], r["op"]) for r in data["layers"]] == [
+        ("0", "conv2d"),
+        ("1", "gelu"),
+        ("2", "hardswish"),
+        ("3", "silu"),
+        ("4", "flatten"),
+        ("5", "linear"),
+    ]
+    assert data["totals"]["params"] == sum(p.numel() for p in model.parameters())
 
 
 def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

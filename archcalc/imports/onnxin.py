@@ -211,7 +211,8 @@ class _Reader:
             self.items.append(_Item(scope, part, op, args, live, out, self.shape(out, node), source))
 
     def _fused(self, node: Any, live: list[str], call: OnnxCall) -> bool:
-        """Two nodes that are one layer: MatMul + Add(bias) -> linear with bias; x * Sigmoid(x) -> silu."""
+        """Nodes that are one layer: MatMul + Add(bias) -> linear with bias; x * Sigmoid(x) -> silu,
+        x * HardSigmoid(x) -> hardswish; torch's decomposed GELU -> gelu."""
         if node.op_type not in ("Add", "Mul") or not self.items:
             return False
         last = self.items[-1]
@@ -222,16 +223,33 @@ class _Reader:
             last.args["bias"] = True
             self.alias[node.output[0]] = last.output
             return True
-        if (
-            node.op_type == "Mul"
-            and len(live) == 2
-            and last.op == "sigmoid"
-            and set(live) == {last.output, *last.inputs}
-        ):
-            last.op, last.source = "silu", "onnx Sigmoid+Mul"
+        gated = {"sigmoid": "silu", "hardsigmoid": "hardswish"}.get(last.op)
+        if node.op_type == "Mul" and len(live) == 2 and gated and set(live) == {last.output, *last.inputs}:
+            last.op, last.source = gated, f"onnx {last.source.split()[1]}+Mul"
             self.alias[node.output[0]] = last.output
             return True
-        return False
+        return node.op_type == "Mul" and len(live) == 1 and self._gelu(node, call)
+
+    def _gelu(self, node: Any, call: OnnxCall) -> bool:
+        """torch's GELU before opset 20: x * (Erf(x / sqrt 2) + 1) * 0.5, five nodes -> one gelu layer."""
+        if len(self.items) < 4 or [float(v.reshape(-1)[0]) for v in call.consts.values() if v is not None] != [0.5]:
+            return False
+        div, erf, add, mul = self.items[-4:]
+        x = div.inputs[0]
+        chain = (
+            [i.source.split(" (")[0] for i in (div, erf, add)] == ["onnx Div", "onnx Erf", "onnx Add"]
+            and erf.inputs == [div.output]
+            and add.inputs == [erf.output]
+            and mul.op == "mul"
+            and set(mul.inputs) == {x, add.output}
+            and all(self.uses.get(i.output) == 1 for i in (div, erf, add))
+        )
+        if not chain:
+            return False
+        del self.items[-4:]
+        self.items.append(_Item(div.scope, "gelu", "gelu", {}, [x], mul.output, mul.shape, "onnx Div+Erf+Add+Mul+Mul"))
+        self.alias[node.output[0]] = mul.output
+        return True
 
     def value(self, name: str) -> np.ndarray | None:
         t = self.consts.get(name)
