@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -157,19 +157,20 @@ def test_decomposed_activations(tmp_path: Path, capsys: pytest.CaptureFixture[st
     import torch
     from torch import nn
 
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GELU(), nn.Hardswish(), nn.SiLU(), nn.Flatten(), nn.Linear(288, 10))
+    layers = {"conv": nn.Conv2d(3, 8, 3), "gelu": nn.GELU(), "hswish": nn.Hardswish(), "silu": nn.SiLU()}
+    model = nn.Sequential(OrderedDict({**layers, "flatten": nn.Flatten(), "fc": nn.Linear(288, 10)}))
     path = tmp_path / "acts.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice
         torch.onnx.export(model.eval(), (torch.rand(1, 3, 8, 8),), str(path), dynamo=False, opset_version=13)
     data = table(capsys, str(path))
     assert [(r["path"], r["op"]) for r in data["layers"]] == [
-        ("0", "conv2d"),
-        ("1", "gelu"),
-        ("2", "hardswish"),
-        ("3", "silu"),
-        ("4", "flatten"),
-        ("5", "linear"),
+        ("conv", "conv2d"),
+        ("gelu", "gelu"),
+        ("hswish", "hardswish"),
+        ("silu", "silu"),
+        ("flatten", "flatten"),
+        ("fc", "linear"),
     ]
     assert data["totals"]["params"] == sum(p.numel() for p in model.parameters())
 
