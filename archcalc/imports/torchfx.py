@@ -141,7 +141,7 @@ class _Converter:
     """fx nodes -> ImportedNodes, naming functional calls '<enclosing module>.<op>[_k]'."""
 
     def __init__(self, gm: fx.GraphModule, model: nn.Module, origin: str) -> None:
-        self.gm, self.origin = gm, origin
+        self.gm, self.origin, self.root = gm, origin, model
         self.modules = dict(model.named_modules())
         self.vals: dict[fx.Node, Val] = {}
         self.nodes: list[ImportedNode] = []
@@ -155,7 +155,24 @@ class _Converter:
                 outputs = [self._tensor(v, node).path for v in _flat(node.args[0], self.vals)]
             else:
                 self.vals[node] = self._node(node)
-        return ImportedGraph(name, input, self.nodes, outputs, self.origin)
+        g = ImportedGraph(name, input, self.nodes, outputs, self.origin)
+        unused = self._unused()
+        if unused:
+            g.notes.append(f"not called by forward in eval mode, so not imported: {unused}")
+        return g
+
+    def _unused(self) -> str:
+        """The modules holding parameters that no call used (inception_v3's AuxLogits in eval)."""
+        used = [str(n.target) for n in self.gm.graph.nodes if n.op in ("call_module", "get_attr")]
+        left: dict[str, int] = {}
+        for name, p in self._params():
+            if not any(name == u or name.startswith(u + ".") for u in used):
+                head = _unused_head(name, used)
+                left[head] = left.get(head, 0) + p
+        return ", ".join(f"{k} ({v:,} params)" for k, v in list(left.items())[:10])
+
+    def _params(self) -> list[tuple[str, int]]:
+        return [(n, p.numel()) for n, p in self.root.named_parameters()]
 
     def _node(self, n: fx.Node) -> Val:
         shape = _meta_shape(n.meta.get("tensor_meta"))
@@ -278,6 +295,16 @@ class _Converter:
         if not isinstance(v, Val) or v.kind != "t":
             raise ArchcalcError("the model returns something other than tensors", file=self.origin)
         return v
+
+
+def _unused_head(name: str, used: list[str]) -> str:
+    """The outermost module around parameter ``name`` that no call touches."""
+    parts = name.split(".")
+    for k in range(1, len(parts)):
+        head = ".".join(parts[:k])
+        if not any(u == head or u.startswith(head + ".") or head.startswith(u + ".") for u in used):
+            return head
+    return name
 
 
 def _class_name(t: type) -> str:

@@ -231,6 +231,8 @@ def _mean(c: Call) -> Result:
 
 
 def _cat(c: Call) -> Result:
+    if len(c.shapes) == 1:  # torch.cat of one tensor (DenseNet's first layer): a copy of it
+        return ALIAS
     dim = int(c.arg(1, "dim", 0))
     rank = len(c.out) + 1
     dim = dim + rank if dim < 0 else dim
