@@ -48,7 +48,8 @@ TOP_KEYS = {
 CLAIM_KEYS = {
     "claim": "the statement, as a human wrote it",
     "spec": "bundled spec name or path (default: the file's)",
-    "input": "input CxHxW (default: the spec's)",
+    "input": "input CxHxW (default: the spec's); a value may also end in 'at CxHxW'",
+    "ratio_to": "another input CxHxW: the value is the quantity at 'input' divided by it at this one (4x)",
     "set": "spec parameter overrides, a mapping",
     "layer": "layer path, or 'total' (default)",
     "quantity": "what is counted (default: from the value's unit)",
@@ -103,7 +104,7 @@ class Figure:
     unit: str | None = None
     place: int = 0  # quantum == 10**place
 
-    def holds(self, actual: int | tuple[int, ...]) -> bool:
+    def holds(self, actual: int | tuple[int, ...] | Fraction) -> bool:
         if self.kind == "shape" or isinstance(actual, tuple):
             return self.kind == "shape" and tuple(actual) == self.shape  # type: ignore[arg-type]
         if self.kind == "exact":
@@ -252,6 +253,8 @@ class Claim:
     line: int
     ops: list[str] | None = None
     note: str = ""
+    ratio_to: str | None = None  # the value is quantity(input) / quantity(ratio_to)
+    at_size: bool = False  # the value said 'at CxHxW'
 
 
 @dataclass
@@ -308,11 +311,13 @@ def _text(c: LMap, top: LMap | None, key: str, path: str) -> str | None:
 
 
 def _claim(c: LMap, top: LMap, path: str) -> Claim:
+    from archcalc.claims.atsize import value_at_size
+
     _known(c, CLAIM_KEYS, path)
     spec = _spec_ref(c, top, path)
     if "value" not in c:
         raise ArchcalcError("claim needs 'value'", file=path, line=c.line)
-    fig = parse_value(c["value"], (path, c.line_of("value")))
+    fig, at, ratio_to = value_at_size(c, path)
     quantity = c.get("quantity", fig.unit or ("output_shape" if fig.kind == "shape" else None))
     if "quantity" in c and not isinstance(quantity, str):
         raise ArchcalcError(f"'quantity' must be text, got {describe(quantity)}", file=path, line=c.line_of("quantity"))
@@ -330,10 +335,13 @@ def _claim(c: LMap, top: LMap, path: str) -> Claim:
     ops = _ops(c, path)
     if ops is not None and str(layer) != "total":
         raise ArchcalcError("'ops' only applies to layer: total", file=path, line=c.line_of("ops"))
+    where = f" at {at}" if at else ""
+    if ratio_to:
+        where = f" ({_input(c, top, path) or 'its input'} over {ratio_to})"
     return Claim(
-        text=_text(c, None, "claim", path) or f"{spec} {layer} {quantity} = {fig.text}",
+        text=_text(c, None, "claim", path) or f"{spec} {layer} {quantity} = {fig.text}{where}",
         spec=spec,
-        input=_input(c, top, path),
+        input=at or _input(c, top, path),
         sets=dict(sets or {}),
         layer=str(layer),
         quantity=quantity,
@@ -342,6 +350,8 @@ def _claim(c: LMap, top: LMap, path: str) -> Claim:
         line=c.line,
         ops=ops,
         note=_text(c, None, "note", path) or "",
+        ratio_to=ratio_to,
+        at_size=at is not None,
     )
 
 
@@ -357,14 +367,14 @@ def _spec_ref(c: LMap, top: LMap, path: str) -> str:
     return spec
 
 
-def _input(c: LMap, top: LMap, path: str) -> str | None:
+def _input(c: LMap, top: LMap | None, path: str, key: str = "input") -> str | None:
     """'CxHxW' or [C, H, W], checked here so that a mistake points at this line."""
-    inp, line = _pick(c, top, "input")
+    inp, line = _pick(c, top, key)
     if inp is None:
         return None
     if not isinstance(inp, str | list):
-        raise ArchcalcError(f"'input' must look like 3x224x224, got {describe(inp)}", file=path, line=line)
-    return "x".join(str(d) for d in parse_input(inp, file=path, line=line))
+        raise ArchcalcError(f"'{key}' must look like 3x224x224, got {describe(inp)}", file=path, line=line)
+    return "x".join(str(d) for d in parse_input(inp, file=path, line=line, subject=key))
 
 
 def _ops(c: LMap, path: str) -> list[str] | None:

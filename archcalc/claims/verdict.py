@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from archcalc.analysis.explain import Derivation, Step, explain_record, explain_total, find_record
 from archcalc.analysis.report import Record, Report
+from archcalc.claims.atsize import convention_text, ratio_decimal
 from archcalc.claims.claimsfile import BASE_QUANTITIES, Claim, ClaimsFile, quantities
 from archcalc.errors import ArchcalcError
 from archcalc.ops.symbolic import ExplainMath, Num, lift
@@ -25,10 +26,11 @@ _NUMERIC = [q for q in BASE_QUANTITIES if q != "output_shape"]
 @dataclass
 class Result:
     claim: Claim
-    actual: int | tuple[int, ...]
+    actual: int | tuple[int, ...] | Fraction  # a Fraction: a ratio claim's quantity(input) / quantity(ratio_to)
     verdict: str
     why: str = ""
     derivation: list[str] = field(default_factory=list)
+    ratio: tuple[int, int] | None = None  # the two values a ratio divides
 
     @property
     def ok(self) -> bool:
@@ -38,6 +40,8 @@ class Result:
     def actual_text(self) -> str:
         if isinstance(self.actual, tuple):
             return shape_text(self.actual)
+        if isinstance(self.actual, Fraction):
+            return f"{ratio_decimal(self.actual)}x"
         exact = f"{self.actual:,}"
         alike = self.claim.figure.alike(self.actual)
         return exact if alike == exact else f"{alike} ({exact})"
@@ -53,14 +57,23 @@ class Result:
             "layer": c.layer,
             "quantity": c.quantity,
             "claimed": c.figure.text,
-            "actual": list(self.actual) if isinstance(self.actual, tuple) else self.actual,
+            "actual": _json_actual(self.actual),
             "verdict": self.verdict,
             "holds": self.ok,
             "why": self.why,
             "derivation": self.derivation,
             "source": c.source,
             "note": c.note,
+            **({} if c.ratio_to is None else {"ratio_to": c.ratio_to, "ratio_of": list(self.ratio or ())}),
         }
+
+
+def _json_actual(a: int | tuple[int, ...] | Fraction) -> int | list[int] | str:
+    if isinstance(a, tuple):
+        return list(a)
+    if isinstance(a, Fraction):
+        return f"{a.numerator}/{a.denominator}" if a.denominator != 1 else str(a.numerator)
+    return a
 
 
 class Facts:
@@ -220,13 +233,51 @@ def check_file(cf: ClaimsFile) -> list[Result]:
     from archcalc.analysis.records import analyze
 
     reports: dict[tuple[str, str | None, str], Facts] = {}
+
+    def facts(c: Claim, inp: str | None) -> Facts:
+        key = (c.spec, inp, repr(sorted(c.sets.items())))
+        if key not in reports:
+            reports[key] = Facts(analyze(c.spec, inp, dict(c.sets)))
+        return reports[key]
+
     out = []
     for i, c in enumerate(cf.claims, 1):
-        key = (c.spec, c.input, repr(sorted(c.sets.items())))
         try:
-            if key not in reports:
-                reports[key] = Facts(analyze(c.spec, c.input, dict(c.sets)))
-            out.append(check_claim(reports[key], c))
+            if c.ratio_to is not None:
+                out.append(check_ratio(facts(c, c.input), facts(c, c.ratio_to), c))
+            else:
+                out.append(_at_size(check_claim(facts(c, c.input), c)))
         except ArchcalcError as err:
             raise ArchcalcError(f"claim {i}: {err}", file=cf.file, line=c.line) from None
     return out
+
+
+def _size(report: Report) -> str:
+    return "x".join(str(d) for d in report.input)
+
+
+def _at_size(r: Result) -> Result:
+    """A claim at an input other than the spec's names that input and how the quantity is counted."""
+    c = r.claim
+    if not c.at_size or isinstance(r.actual, tuple):
+        return r
+    said = f"at {c.input}: {convention_text(c.quantity)}"
+    r.why = f"{said}; {r.why}" if r.why else said
+    return r
+
+
+def check_ratio(top: Facts, bottom: Facts, claim: Claim) -> Result:
+    """quantity(input) / quantity(ratio_to), exactly; the verdict names both sizes, values and the convention."""
+    q = claim.quantity
+    a, b = _Scope(top, claim).value(q), _Scope(bottom, claim).value(q)
+    if not isinstance(a, int) or not isinstance(b, int):
+        raise ArchcalcError(f"a ratio needs a number, and '{q}' is a shape")
+    if b == 0:
+        raise ArchcalcError(f"{q} is 0 at {_size(bottom.report)}: no ratio to it")
+    ratio = Fraction(a, b)
+    why = (
+        f"{q} at {_size(top.report)} = {a:,}, at {_size(bottom.report)} = {b:,}: "
+        f"ratio {ratio_decimal(ratio, 6)} ({convention_text(q)})"
+    )
+    verdict = HOLDS if claim.figure.holds(ratio) else FAILS
+    return Result(claim, ratio, verdict, why, ratio=(a, b))
