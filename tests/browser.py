@@ -50,7 +50,7 @@ class Page:
 
     def __enter__(self) -> Page:
         exe = chromium()
-        self.profile = tempfile.TemporaryDirectory()
+        self.profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         cmd_r, cmd_w = os.pipe()  # we write commands, Chromium reads them on fd 3
         out_r, out_w = os.pipe()  # Chromium writes replies and events on fd 4
         # Chromium's ends above fd 10, so that moving them to 3 and 4 in the child cannot overwrite one another
@@ -83,8 +83,16 @@ class Page:
         self.wait_for(f"document.readyState === 'complete' && location.href === {json.dumps(url)}")
 
     def __exit__(self, *exc: object) -> None:
-        self.proc.kill()
-        self.proc.wait(timeout=30)
+        try:  # Browser.close lets Chromium end its own helper processes, which write to the profile until then
+            self.session = ""
+            self.call("Browser.close")
+        except (OSError, RuntimeError, TimeoutError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
         os.close(self.write_fd)
         os.close(self.read_fd)
         self.profile.cleanup()

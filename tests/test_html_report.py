@@ -153,6 +153,16 @@ def test_page_holds_the_draw_drawing_and_escapes_the_spec(tmp_path: Path, capsys
     assert script_json({"a": "</script><!--&"}) == '{"a":"\\u003c/script\\u003e\\u003c!--\\u0026"}'
 
 
+def test_embedded_derivation_is_what_explain_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """A layer inside repeated blocks with arguments: the enclosing blocks' derived values come first, as in
+    ``archcalc explain`` (this one's 'derived in features.3: ...' lines); the model line is the page's title."""
+    layer = "features.3.0.block.1.0"
+    printed = cli(["explain", "efficientnet-b0", layer], capsys).splitlines()[2:]
+    assert sum(li.startswith("  derived in features.3") for li in printed) >= 3
+    embedded = data_of(cli(["table", "efficientnet-b0", "--format", "html"], capsys))[layer]
+    assert [li.rstrip() for li in embedded.splitlines()] == [li.rstrip() for li in printed]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", ["densenet201", "efficientnet-b7"])
 def test_page_size_is_linear_in_the_layers(spec: str, capsys: pytest.CaptureFixture[str]) -> None:
