@@ -131,6 +131,10 @@ class Guards:
     complete: bool = True
 
 
+def _key(x: Dims) -> tuple[object, ...]:
+    return tuple(tuple(sorted(d.poly.items())) for d in x)
+
+
 def _unguarded(node: GNode) -> bool:
     a = node.args
     if node.refs or node.op == "max_unpool2d":
@@ -152,13 +156,14 @@ class FormulaPass(Interpreter[Dims]):
         self.guards = Guards([])
         self.memo: dict[Any, tuple[Dims, dict[str, Term], MemSummary]] = {}
         self.opened: list[tuple[Any, dict[str, Term]]] = []
+        self.layer_memo: dict[Any, tuple[Dims, dict[str, Term]]] = {}
 
     def enter(self, node: GNode, args: Sequence[Dims]) -> Dims:
         """A closed scope already run on the same input polynomials (ResNet's repeated blocks) is skipped:
         its counts and live sets are the same (the sweep's memo, on formulas)."""
         table = self.live.t.scopes[node.scope]
         if table.closed:
-            key = (table.key, tuple(tuple(sorted(d.poly.items())) for d in args[0]))
+            key = (table.key, _key(args[0]))
             hit = self.memo.get(key)
             if hit is not None:
                 out, delta, mem = hit
@@ -194,6 +199,22 @@ class FormulaPass(Interpreter[Dims]):
     def layer(self, node: GNode, args: Sequence[Dims]) -> Dims:
         opdef = OPS[node.op]
         _refuse(node, args)
+        key = (self.live.t.layer_keys[node.index], tuple(_key(x) for x in args))
+        hit = self.layer_memo.get(key)  # equal op args and input polynomials: equal results (dense layers)
+        if hit is None:
+            hit = self.layer_memo[key] = self._rule(node, args)
+        shape, counts = hit
+        for k, value in counts.items():
+            self.totals[k] = self.totals[k] + value
+        self.layers.append((node.path, tuple(d.poly for d in shape)))
+        self.guards.complete = self.guards.complete and not _unguarded(node)
+        if opdef.many_inputs:
+            self._equal(args, node.args.get("dim", 1) - 1 if node.op == "concat" else None)
+        self.live.layer(node, len(args), shape, counts["activations"].poly)
+        return shape
+
+    def _rule(self, node: GNode, args: Sequence[Dims]) -> tuple[Dims, dict[str, Term]]:
+        opdef = OPS[node.op]
         try:
             res = opdef.rule(node.args, list(args) if opdef.many_inputs else args[0], self.m)
         except (ShapeError, FormulaError) as err:
@@ -202,17 +223,9 @@ class FormulaPass(Interpreter[Dims]):
         acts = self.m.lift(1)
         for d in shape:
             acts = acts * d
-        for key, value in (("params", res.params), ("macs", res.macs), ("activations", acts)):
-            self.totals[key] = self.totals[key] + value
         trainable = res.params if res.trainable is None else res.trainable
-        for key, value in (("trainable", trainable), ("buffers", res.buffers)):
-            self.totals[key] = self.totals[key] + value
-        self.layers.append((node.path, tuple(d.poly for d in shape)))
-        self.guards.complete = self.guards.complete and not _unguarded(node)
-        if opdef.many_inputs:
-            self._equal(args, node.args.get("dim", 1) - 1 if node.op == "concat" else None)
-        self.live.layer(node, len(args), shape, acts.poly)
-        return shape
+        values = (res.params, res.macs, acts, trainable, res.buffers)
+        return shape, {k: self.m.lift(v) for k, v in zip(self.totals, values, strict=True)}
 
     def merge(self, node: GNode, args: Sequence[Dims]) -> Dims:
         shape = self._merge(node, node.op, args)
