@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from archcalc.analysis.formula_guards import Guards, refuse, unguarded
 from archcalc.analysis.formula_memory import MemSummary, PeakTracker, prune_closed
 from archcalc.analysis.liveness import Tables
 from archcalc.analysis.polynomial import Coef, FormulaError, H, Poly, Space, Term, W, const, padd, peval, pmul, pscale
@@ -29,7 +30,6 @@ from archcalc.graph.interp import Interpreter
 from archcalc.graph.ir import GNode, Graph
 from archcalc.ops import OPS
 from archcalc.ops.layers import MERGES
-from archcalc.ops.layout import norm_dims
 
 COUNTS = ("params", "macs", "activations")
 MEMORY = ("trainable", "buffers", "allocated")  # what the memory figures need besides params and the peak
@@ -121,27 +121,8 @@ def _whole(x: Coef) -> int:
     return f.numerator
 
 
-@dataclass
-class Guards:
-    """Beside every layer's output size >= 1, what the rules check at a size that the formula must too:
-    inputs a merge compares must be equal. ``complete`` is False where a rule checks something else
-    (an unpool's switches, reflect padding, a 1 x 1 instance norm), so a sweep asks the calculator."""
-
-    equal: list[tuple[Poly, Poly]]
-    complete: bool = True
-
-
 def _key(x: Dims) -> tuple[object, ...]:
     return tuple(tuple(sorted(d.poly.items())) for d in x)
-
-
-def _unguarded(node: GNode) -> bool:
-    a = node.args
-    if node.refs or node.op == "max_unpool2d":
-        return True
-    if node.op == "instancenorm2d" and not a.get("track_running_stats", True):
-        return True
-    return bool(a.get("padding_mode", "zeros") != "zeros")
 
 
 class FormulaPass(Interpreter[Dims]):
@@ -198,7 +179,7 @@ class FormulaPass(Interpreter[Dims]):
 
     def layer(self, node: GNode, args: Sequence[Dims]) -> Dims:
         opdef = OPS[node.op]
-        _refuse(node, args)
+        refuse(node, args)
         key = (self.live.t.layer_keys[node.index], tuple(_key(x) for x in args))
         hit = self.layer_memo.get(key)  # equal op args and input polynomials: equal results (dense layers)
         if hit is None:
@@ -207,7 +188,7 @@ class FormulaPass(Interpreter[Dims]):
         for k, value in counts.items():
             self.totals[k] = self.totals[k] + value
         self.layers.append((node.path, tuple(d.poly for d in shape)))
-        self.guards.complete = self.guards.complete and not _unguarded(node)
+        self.guards.complete = self.guards.complete and not unguarded(node, args)
         if opdef.many_inputs:
             self._equal(args, node.args.get("dim", 1) - 1 if node.op == "concat" else None)
         self.live.layer(node, len(args), shape, counts["activations"].poly)
@@ -245,29 +226,6 @@ class FormulaPass(Interpreter[Dims]):
             return tuple(self.m.lift(d) for d in MERGES[how](shapes, self.m).shape)
         except (ShapeError, FormulaError) as err:
             raise located(self.graph, node, err) from None
-
-
-def _refuse(node: GNode, args: Sequence[Dims]) -> None:
-    """Layers whose output size is not one expression of their input size: one clear line."""
-    a = node.args
-    if node.op in ("maxpool2d", "avgpool2d") and a.get("ceil_mode"):
-        stride = a["stride"] or a["kernel"]
-        for axis in (0, 1):
-            k, s, p, d = a["kernel"][axis], stride[axis], a["padding"][axis], a.get("dilation", (1, 1))[axis]
-            e = d * (k - 1) + 1
-            if p >= e or (s >= 2 and p - e + s - 1 >= 0):
-                raise FormulaError(
-                    f"layer '{node.path}': ceil_mode with kernel {k}, stride {s}, padding {p} drops the last window "
-                    "for some input sizes (torch), so its output size is not one expression of H and W"
-                )
-    if node.op == "chunk":
-        x = args[0]
-        got = norm_dims((a["dim"],), len(x) + 1)
-        if got and got[0] >= 1 and any(x[got[0] - 1].poly.keys() - {()}):
-            raise FormulaError(
-                f"layer '{node.path}': chunk along a dim that depends on the input size; "
-                "its pieces are not one expression of H and W"
-            )
 
 
 @gc_paused
