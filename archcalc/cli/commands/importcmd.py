@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 @argument("target", "pkg.module:attr, path/to/net.py:Name (an nn.Module, its class or a factory) or model.onnx")
 @input_opt
 @click.option("--out", "-o", type=PATH, metavar="<path>", help="write the spec here (default: standard output)")
-@click.option("--allow-unknown", is_flag=True, help="keep ops archcalc does not know, with unknown counts ('?')")
-def import_cmd(target: str, input: str | None, out: Path | None, allow_unknown: bool) -> None:
+def import_cmd(target: str, input: str | None, out: Path | None) -> None:
     """Write a module's layers as a spec: nested layers per module, named as named_modules() names them.
 
     The written spec re-analyses to the same records, and archcalc.torch.build(spec) loads the
@@ -32,13 +31,8 @@ def import_cmd(target: str, input: str | None, out: Path | None, allow_unknown: 
       archcalc import torchvision.models:resnet50 --input 3x224x224 -o resnet50.yaml
     """
     from archcalc.imports import spec_writer
-    from archcalc.imports.torchload import ALLOW_UNKNOWN
 
-    token = ALLOW_UNKNOWN.set(allow_unknown)
-    try:
-        text = spec_writer.to_yaml(_graph(target, input), allow_unknown)
-    finally:
-        ALLOW_UNKNOWN.reset(token)
+    text = spec_writer.to_yaml(_graph(target, input))
     if out is None:
         click.echo(text, nl=False)
         return
