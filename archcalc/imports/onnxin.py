@@ -211,6 +211,42 @@ class _Reader:
             self.items.append(_Item(scope, part, op, args, live, out, self.shape(out, node), source))
 
     def _fused(self, node: Any, live: list[str], call: OnnxCall) -> bool:
+        if node.op_type == "Transpose":
+            return self._layernorm2d(node, call)
+        return self._fused_merge(node, live, call)
+
+    def _layernorm2d(self, node: Any, call: OnnxCall) -> bool:
+        """Transpose(0,2,3,1) -> LayerNormalization(last axis) -> Transpose(0,3,1,2): torchvision's LayerNorm2d."""
+        if call.attr("perm") != [0, 3, 1, 2] or len(self.items) < 2:
+            return False
+        to_last, norm = self.items[-2:]
+        chain = (
+            to_last.op == "permute"
+            and to_last.args["dims"] == [0, 2, 3, 1]
+            and norm.op == "layernorm"
+            and norm.inputs == [to_last.output]
+            and node.input[0] == norm.output
+            and all(self.uses.get(i.output) == 1 for i in (to_last, norm))
+        )
+        if not chain:
+            return False
+        del self.items[-2:]
+        shape = self.shape(node.output[0], node)
+        self.items.append(
+            _Item(
+                norm.scope,
+                norm.name,
+                "layernorm2d",
+                norm.args,
+                to_last.inputs,
+                node.output[0],
+                shape,
+                "onnx Transpose+LayerNormalization+Transpose",
+            )
+        )
+        return True
+
+    def _fused_merge(self, node: Any, live: list[str], call: OnnxCall) -> bool:
         """Nodes that are one layer: MatMul + Add(bias) -> linear with bias; x * Sigmoid(x) -> silu,
         x * HardSigmoid(x) -> hardswish; torch's decomposed GELU -> gelu."""
         if node.op_type not in ("Add", "Mul") or not self.items:
