@@ -90,9 +90,9 @@ def test_folded_batchnorm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert len(notes) == 1 and notes[0].startswith(f"archcalc: note: {path}: 20 convs look like BatchNorms folded")
 
 
-def tiny_model(ops: list[str], *, dynamic: bool = False) -> Any:
+def tiny_model(ops: list[str], *, dynamic: bool = False, batch: Any = 1) -> Any:
     """input 3xHxW -> Conv(4, k3, bias) -> each op in ``ops`` (unary, named after itself)."""
-    dims: list[Any] = ["n", 3, "h", "w"] if dynamic else [1, 3, 16, 16]
+    dims: list[Any] = ["n", 3, "h", "w"] if dynamic else [batch, 3, 16, 16]
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * 4)
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "conv.weight")
@@ -125,6 +125,8 @@ def test_dynamic_input_needs_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert conv["params"] == 4 * 3 * 3 * 3 + 4  # weights + bias
     assert conv["macs"] == 4 * 14 * 14 * (3 * 3 * 3)  # one MAC per weight per output unit
     assert (relu["path"], relu["op"]) == ("relu", "relu")
+    only_batch = save(tiny_model(["Relu"], batch="n"), tmp_path / "batch.onnx")  # needs no --input
+    assert [r["output_shape"] for r in table(capsys, only_batch)["layers"]] == [[4, 14, 14], [4, 14, 14]]
 
 
 def test_unknown_ops_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,7 @@ def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.M
         if None in fixed[1:] or len(fixed) < 2:
             shown = "x".join(str(d.dim_value) if d.HasField("dim_value") else d.dim_param or "?" for d in dims[1:])
             raise ArchcalcError(f"the input {shown} has dynamic dims: give --input CxHxW", file=origin)
-        return _infer(model, origin)
+        shape = tuple(int(d) for d in fixed[1:] if d is not None)  # a dynamic batch alone: run it at 1
     if len(shape) != len(fixed) - 1:
         raise ArchcalcError(
             f"--input has {len(shape)} dims; the file's input has {len(fixed) - 1} per sample", file=origin
