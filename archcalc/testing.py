@@ -10,6 +10,8 @@ Conventions (the same names as ``archcalc table``):
   - ``nn.Module``: ``torch.utils.flop_counter.FlopCounterMode`` total // 2, measured on the meta device with
     ``input`` (C, H, W) at batch 1; FlopCounterMode counts conv, linear, matmul and attention, and nothing else.
 * ``connections`` and ``activations`` exist for specs only (LeCun's connections are not a torch notion).
+  ``archcalc.analyze(module, input)`` gives a module's full per-layer report (the torch.fx import,
+  docs/import.md); a failing check on a module lists its layers from it.
 * ``tolerance``: relative, a fraction of the expected value (0.01 = 1%); 0 (the default) means exact.
 """
 
@@ -79,8 +81,27 @@ def assert_counts(
             raise TypeError(f"{', '.join(unknown)} can be checked on specs only, not on an nn.Module")
     failures = [k for k, v in expected.items() if not within(actual[k], v, tolerance)]
     if failures:
-        raise AssertionError(diff_text(label, how, expected, actual, tolerance, failures))
+        text = diff_text(label, how, expected, actual, tolerance, failures)
+        raise AssertionError(text if isinstance(target, str) else text + _per_layer_text(target, input))
     return actual
+
+
+def _per_layer_text(module: Any, input: Any) -> str:
+    """The module's layers with params or MACs, from the torch.fx import (``archcalc.analyze(module, input)``),
+    so a failing check shows where the numbers are; a module the import cannot take says why."""
+    if input is None:
+        return ""
+    from archcalc.analysis.records import analyze
+    from archcalc.errors import ArchcalcError
+
+    try:
+        report = analyze(module, input)
+    except ArchcalcError as err:
+        return f"\nper layer: not available ({err})"
+    rows = [r for r in report.records if r.kind == "layer" and (r.counts.params or r.counts.macs)]
+    lines = [f"  {r.path:<40} {r.op:<14} params {r.counts.params:>14,}  MACs {r.counts.macs:>16,}" for r in rows[:40]]
+    more = [f"  ... and {len(rows) - 40} more layers"] if len(rows) > 40 else []
+    return "\nper layer (archcalc.analyze(module, input)):\n" + "\n".join(lines + more)
 
 
 def within(actual: int, expected: int, tolerance: float) -> bool:

@@ -236,3 +236,14 @@ def test_torchvision_all(torchvision: Any) -> None:
 
     for name in CNN_CLASSIFIERS:
         tv_import(torchvision, name)
+
+
+def test_analyze_and_assert_counts_take_a_module() -> None:
+    from archcalc.testing import assert_counts
+
+    model = user_model("TwoHeads")
+    conv = 3 * 3 * 3 * 8  # the body's 3x3 conv, 3 -> 8 maps, on a 6x6 output
+    report = analyze(model, "3x8x8")
+    assert report["body.0"].counts.macs == conv * 6 * 6
+    with pytest.raises(AssertionError, match=r"per layer \(archcalc.analyze\(module, input\)\):\n  body.0 +conv2d"):
+        assert_counts(model, input=(3, 8, 8), params=1)
