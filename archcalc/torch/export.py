@@ -8,8 +8,11 @@ before it (as torch does by default); ``keep_bn`` exports the BatchNormalization
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +104,7 @@ def write_onnx(
         axes.update({n: {0: "batch"} for n in names})
     mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _stdout_to_null():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
@@ -115,7 +118,10 @@ def write_onnx(
                 training=mode,
             )
     except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
-        raise ArchcalcError(f"torch.onnx cannot export {report.model}: {_first_line(err)}", file=str(path)) from None
+        why = _first_line(err).split(" [Caused by")[0].split(" Please feel free")[0]
+        if dynamic and "adaptive" in why:
+            why += " (an adaptive pool needs a fixed input size: export without --dynamic)"
+        raise ArchcalcError(f"torch.onnx cannot export {report.model}: {why}", file=str(path)) from None
     onnx.checker.check_model(str(path), full_check=True)
     diffs = _compare(path, model, probes, _run_onnx(path))
     return f"wrote {path}: onnx.checker passed (opset {OPSET}); onnxruntime == torch {diffs}"
@@ -124,10 +130,20 @@ def write_onnx(
 def _run_onnx(path: Path) -> Callable[[Tensor], list[Tensor]]:
     import onnxruntime  # type: ignore[import-untyped]
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph kinds
+        raise ArchcalcError(f"onnxruntime cannot load the file: {_first_line(err)}", file=str(path)) from None
 
     def run(x: Tensor) -> list[Tensor]:
-        return [torch.from_numpy(y) for y in session.run(None, {INPUT_NAME: x.numpy()})]
+        try:
+            ys = session.run(None, {INPUT_NAME: x.numpy()})
+        except Exception as err:
+            size = "x".join(map(str, x.shape))
+            raise ArchcalcError(
+                f"onnxruntime cannot run the file at {size}: {_first_line(err)}", file=str(path)
+            ) from None
+        return [torch.from_numpy(y) for y in ys]
 
     return run
 
@@ -187,6 +203,26 @@ def _folded_note(model: nn.Module, path: Path) -> str:
         f"note: {path}: the exporter folded {bns - kept} BatchNorm layers into the convs before them; "
         f"the file holds {in_file:,} params, the spec {ours:,} (--keep-bn keeps them)"
     )
+
+
+@contextlib.contextmanager
+def _stdout_to_null() -> Iterator[None]:
+    """The exporter logs its whole graph to the process's stdout (fd 1, from C++) when an export fails: its
+    log switch tests a function object, so it is always on. Keep that off our output."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 at all
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
 
 
 def _first_line(err: BaseException) -> str:
