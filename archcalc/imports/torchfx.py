@@ -106,6 +106,15 @@ def _propagate(gm: fx.GraphModule, input: tuple[int, ...], origin: str) -> None:
     from torch.func import functional_call
 
     prop = _Prop(gm)
+    tensors = [*prop.parameters(), *prop.buffers()]
+    if all(t.device.type == "meta" for t in tensors):  # built on meta (the CLI does): no swap needed
+        x = torch.empty((1, *input), device="meta")
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            try:
+                prop(x)
+                return
+            except Exception as err:
+                raise _run_error(gm, input, origin, err) from None
     state = {
         name: torch.empty_like(t, device="meta")
         for named in (prop.named_parameters(remove_duplicate=False), prop.named_buffers(remove_duplicate=False))
@@ -116,12 +125,16 @@ def _propagate(gm: fx.GraphModule, input: tuple[int, ...], origin: str) -> None:
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback
             functional_call(prop, state, (x,))
     except Exception as err:
-        cause = err.__cause__ or err
-        shown = "x".join(map(str, input))
-        what = f"{type(cause).__name__}: {cause}".splitlines()[0]
-        node = next((n for n in gm.graph.nodes if n.op != "placeholder" and "tensor_meta" not in n.meta), None)
-        at = f" at '{_node_where(node)}'" if node is not None else ""
-        raise ArchcalcError(f"the model does not run at input {shown}{at}: {what}", file=origin) from None
+        raise _run_error(gm, input, origin, err) from None
+
+
+def _run_error(gm: fx.GraphModule, input: tuple[int, ...], origin: str, err: Exception) -> ArchcalcError:
+    cause = err.__cause__ or err
+    shown = "x".join(map(str, input))
+    what = f"{type(cause).__name__}: {cause}".splitlines()[0]
+    node = next((n for n in gm.graph.nodes if n.op != "placeholder" and "tensor_meta" not in n.meta), None)
+    at = f" at '{_node_where(node)}'" if node is not None else ""
+    return ArchcalcError(f"the model does not run at input {shown}{at}: {what}", file=origin)
 
 
 def _node_where(n: fx.Node) -> str:
