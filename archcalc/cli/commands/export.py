@@ -43,7 +43,7 @@ def export_cmd(
 
     Examples:
 
-      archcalc export resnet18 --onnx resnet18.onnx --dynamic
+      archcalc export squeezenet1-1 --onnx squeezenet.onnx --dynamic
 
       archcalc export lenet5 --onnx lenet5.onnx --torchscript lenet5.pt
     """
