@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 from hypothesis import settings
-from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN, TV_SPECS
+from tvoracle import CNN_CLASSIFIERS, DEFAULT_RUN
 
 from archcalc.frontend.spec import bundled_names
 
@@ -47,16 +47,15 @@ _HEAVY_SPECS = {"densenet121", "densenet121-article", "densenet161", "densenet16
 # torchvision's classifiers against their specs: the smallest of each family run by default
 _TV_SLOW = set(CNN_CLASSIFIERS) - DEFAULT_RUN
 _TRAIN_DEFAULT = {"lenet5", "resnet18", "mobilenet-v2", "convnext-tiny", "densenet121"}  # tests/test_train.py
-# issue 10's 51 torchvision specs: a few per family run every per-spec test by default; the rest run them in
-# the slow run (the torchvision oracle itself, tests/test_torchvision.py, checks all 68 by default on meta)
-_CLASSICS = {"alexnet", "googlenet-tv", "vgg13-bn", "vgg19-bn"} | {
-    n for n in ALL_SPECS if n.startswith(("vgg", "resnet", "densenet")) and not n.startswith("resnext")
+# Per-spec tests (the `spec_name` fixture) run for every bundled spec in the slow run; the default run takes
+# a representative set: every seed article's kind of network and the smallest of each torchvision family.
+# The calculator-only structural checks (_CHEAP_PER_SPEC) take every spec in the default run too.
+DEFAULT_SPECS = {
+    *("lenet5", "lenet", "edge-filters", "alexnet-227", "alexnet-2gpu", "zfnet", "vgg11-lrn", "vgg16"),
+    *("googlenet", "googlenet-tv", "resnet18", "resnet50", "densenet121", "inception-v3", "mobilenet-v2"),
+    *("mobilenet-v3-small", "efficientnet-b0", "convnext-tiny", "shufflenet-v2-x0-5", "squeezenet1-1"),
+    *("regnet-y-400mf", "resnext50-32x4d", "mnasnet0-5"),
 }
-_NEW_DEFAULT = {
-    *("mobilenet-v2", "mobilenet-v3-small", "mnasnet0-5", "efficientnet-b0", "shufflenet-v2-x0-5"),
-    *("squeezenet1-1", "regnet-x-400mf", "regnet-y-400mf", "convnext-tiny", "resnext50-32x4d", "inception-v3"),
-}
-_NEW_SLOW = set(TV_SPECS.values()) - _CLASSICS - _NEW_DEFAULT
 _CHEAP_PER_SPEC = {"test_graph.py", "test_spec_schema.py"}  # calculator-only checks: every spec by default
 SLOW_CASES = {
     "test_conventions.py::test_fvcore_total_and_per_layer": _HEAVY_SPECS | {"resnet101", "vgg19"},
@@ -76,7 +75,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         spec = callspec.params.get("spec_name") if callspec is not None else None
-        if spec in _NEW_SLOW and item.path.name not in _CHEAP_PER_SPEC:
+        if spec is not None and spec not in DEFAULT_SPECS and item.path.name not in _CHEAP_PER_SPEC:
             item.add_marker(pytest.mark.slow)
             continue
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
