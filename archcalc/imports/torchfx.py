@@ -15,28 +15,34 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import torch
-import torch.fx as fx
-from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import ArchcalcError
 from archcalc.imports.ir import UNKNOWN, ImportedGraph, ImportedNode
-from archcalc.imports.torchops import ALIAS, CALLABLE_NAMES, Call, function_handler, module_handler
+from archcalc.imports.torchops import ALIAS, Call, callable_names, function_handler, module_handler
+
+if TYPE_CHECKING:  # torch is imported in function bodies only: this module is loaded for module targets
+    import torch.fx as fx
+    from torch import nn
 
 # helper functions of torchvision that fx should keep as one call (looked up only if torchvision is loaded)
 _AUTOWRAP = (("torchvision.models.shufflenetv2", "channel_shuffle"),)
 
 
-class _Tracer(fx.Tracer):
-    """Keeps the modules archcalc knows as leaves; traces through the rest (containers, user blocks)."""
+@cache
+def _tracer_class() -> type[fx.Tracer]:
+    import torch.fx as fx
 
-    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        if module_handler(m) is not None:
-            return True
-        return super().is_leaf_module(m, module_qualified_name)
+    class Tracer(fx.Tracer):
+        """Keeps the modules archcalc knows as leaves; traces through the rest (containers, user blocks)."""
+
+        def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+            if module_handler(m) is not None:
+                return True
+            return bool(super().is_leaf_module(m, module_qualified_name))
+
+    return Tracer
 
 
 @dataclass
@@ -64,8 +70,10 @@ def capture(model: nn.Module, input: tuple[int, ...], origin: str, name: str = "
 
 
 def _trace(model: nn.Module, origin: str) -> fx.GraphModule:
+    import torch.fx as fx
+
     wraps = [getattr(sys.modules[mod], fn) for mod, fn in _AUTOWRAP if mod in sys.modules]
-    tracer = _Tracer(autowrap_functions=tuple(wraps))
+    tracer = _tracer_class()(autowrap_functions=tuple(wraps))
     try:
         graph = tracer.trace(model)
     except Exception as err:  # fx raises TraceError, TypeError, AttributeError...: all mean "cannot capture"
@@ -79,7 +87,7 @@ def _trace(model: nn.Module, origin: str) -> fx.GraphModule:
     return fx.GraphModule(tracer.root, graph)
 
 
-def _where(tracer: _Tracer, err: Exception) -> list[str]:
+def _where(tracer: fx.Tracer, err: Exception) -> list[str]:
     out = []
     if tracer.module_stack:  # left as it was when the error escaped
         path, kind = list(tracer.module_stack.values())[-1]
@@ -90,22 +98,30 @@ def _where(tracer: _Tracer, err: Exception) -> list[str]:
     return out or ["in the forward"]
 
 
-class _Prop(nn.Module):
-    """Runs ShapeProp inside torch.func.functional_call, so the weights it sees are meta copies."""
+@cache
+def _prop_class() -> type[nn.Module]:
+    from torch import Tensor, nn
+    from torch.fx.passes.shape_prop import ShapeProp
 
-    def __init__(self, gm: fx.GraphModule) -> None:
-        super().__init__()
-        self.gm = gm
+    class Prop(nn.Module):
+        """Runs ShapeProp inside torch.func.functional_call, so the weights it sees are meta copies."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ShapeProp(self.gm).propagate(x)
-        return x
+        def __init__(self, gm: fx.GraphModule) -> None:
+            super().__init__()
+            self.gm = gm
+
+        def forward(self, x: Tensor) -> Tensor:
+            ShapeProp(self.gm).propagate(x)
+            return x
+
+    return Prop
 
 
 def _propagate(gm: fx.GraphModule, input: tuple[int, ...], origin: str) -> None:
+    import torch
     from torch.func import functional_call
 
-    prop = _Prop(gm)
+    prop = _prop_class()(gm)
     tensors = [*prop.parameters(), *prop.buffers()]
     if all(t.device.type == "meta" for t in tensors):  # built on meta (the CLI does): no swap needed
         x = torch.empty((1, *input), device="meta")
@@ -147,6 +163,8 @@ def _node_where(n: fx.Node) -> str:
 
 
 def _meta_shape(meta: Any) -> tuple[int, ...] | None:
+    from torch.fx.passes.shape_prop import TensorMetadata
+
     return tuple(int(d) for d in meta.shape) if isinstance(meta, TensorMetadata) else None
 
 
@@ -209,7 +227,9 @@ class _Converter:
 
     def _map(self, v: Any) -> Any:
         """fx args with every node replaced by its Val."""
-        if isinstance(v, fx.Node):
+        from torch.fx import Node
+
+        if isinstance(v, Node):
             return self.vals[v]
         if isinstance(v, (tuple, list)):
             return type(v)(self._map(x) for x in v)
@@ -226,8 +246,14 @@ class _Converter:
             chunks = n.kwargs.get("chunks", n.args[1] if len(n.args) > 1 else None)
             dim = n.kwargs.get("dim", n.args[2] if len(n.args) > 2 else 0)
             return Val("chunk", x.path, x.shape, (chunks, dim, n))
-        if meta is not None:  # a tuple of tensors from an op archcalc does not know
-            return Val("other", extra=(n,))
+        if meta is not None:  # a tuple of tensors from an op archcalc does not know (torch.split, ...)
+            inputs = [
+                v.path
+                for v in _flat((self._map(n.args), self._map(n.kwargs)), None)
+                if isinstance(v, Val) and v.kind == "t"
+            ]
+            source = name if n.op == "call_function" else f"Tensor.{name}"
+            return Val("tuple", self._emit(n, UNKNOWN, {}, inputs, (), source).path)
         return Val("other")
 
     def _call(self, n: fx.Node, call: Call, inputs: list[Val], tensors: list[Val]) -> Val:
@@ -242,6 +268,8 @@ class _Converter:
             chunks, dim, fxnode = piece.extra
             args = {"chunks": int(chunks), "index": int(call.args[1]), "dim": int(dim)}
             return self._emit(n, "chunk", args, [piece.path], out, "torch.chunk", fxnode)
+        if n.op == "call_function" and n.target is _getitem() and getattr(call.args[0], "kind", "") == "tuple":
+            return Val("t", call.args[0].path, out)  # a piece of an unknown op's tuple: that op is reported
         if n.op == "call_module":
             m = self.gm.get_submodule(str(n.target))
             handler = module_handler(m)
@@ -272,7 +300,7 @@ class _Converter:
     def _fname(self, n: fx.Node) -> str:
         if n.op == "call_method":
             return str(n.target)
-        return CALLABLE_NAMES.get(id(n.target), getattr(n.target, "__name__", str(n.target)))
+        return callable_names().get(id(n.target), getattr(n.target, "__name__", str(n.target)))
 
     def _emit(self, n: fx.Node, op: str, args: dict[str, Any], inputs: list[str], out: tuple[int, ...],
               source: str, at: fx.Node | None = None) -> Val:  # fmt: skip
@@ -334,7 +362,7 @@ def _getitem() -> Callable[..., Any]:
 
 def _base(n: fx.Node) -> str:
     t = n.target
-    name = t if isinstance(t, str) else CALLABLE_NAMES.get(id(t), getattr(t, "__name__", "op"))
+    name = t if isinstance(t, str) else callable_names().get(id(t), getattr(t, "__name__", "op"))
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name)).strip("_") or "op"
     return name if not name[0].isdigit() else f"op_{name}"
 
@@ -353,6 +381,8 @@ def _flat(v: Any, vals: dict[fx.Node, Val] | None) -> list[Any]:
         return [x for item in v for x in _flat(item, vals)]
     if isinstance(v, dict):
         return [x for item in v.values() for x in _flat(item, vals)]
-    if vals is not None and isinstance(v, fx.Node):
+    from torch.fx import Node
+
+    if vals is not None and isinstance(v, Node):
         return [vals[v]]
     return [v]

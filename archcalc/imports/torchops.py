@@ -6,17 +6,13 @@ A handler gets a ``Call`` (the module or the bound arguments, and the captured p
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from archcalc.torch import modern as M10
-from archcalc.torch import modules as M
+if TYPE_CHECKING:
+    from torch import nn
 
 ALIAS: tuple[str, dict[str, Any]] = ("", {})  # the call returns its (first) input: no layer
 Shape = tuple[int, ...]
@@ -73,7 +69,7 @@ def _convt(m: nn.ConvTranspose2d) -> Result:
 
 
 def _pool(m: nn.MaxPool2d | nn.AvgPool2d) -> Result:
-    if isinstance(m, nn.MaxPool2d):
+    if type(m).__name__ == "MaxPool2d":
         if m.return_indices:
             return None
         extra: dict[str, Any] = {"dilation": pair(m.dilation)}
@@ -108,50 +104,56 @@ def _plain(op: str, *keys: str) -> Callable[[Any], Result]:
     return lambda m: (op, {k: getattr(m, k) for k in keys})
 
 
-MODULES: dict[type, Callable[[Any], Result]] = {
-    nn.Conv2d: _conv,
-    nn.ConvTranspose2d: _convt,
-    nn.Linear: lambda m: ("linear", {"out": m.out_features, "bias": m.bias is not None}),
-    nn.BatchNorm2d: _bn,
-    nn.LayerNorm: _ln,
-    M10.LayerNorm2d: lambda m: _ln(m, "layernorm2d"),
-    nn.GroupNorm: lambda m: ("groupnorm", {"groups": m.num_groups, "eps": m.eps, "affine": m.affine}),
-    nn.InstanceNorm2d: lambda m: (
+MODULES: dict[tuple[str, str], Callable[[Any], Result]] = {
+    ("torch.nn.modules.conv", "Conv2d"): _conv,
+    ("torch.nn.modules.conv", "ConvTranspose2d"): _convt,
+    ("torch.nn.modules.linear", "Linear"): lambda m: ("linear", {"out": m.out_features, "bias": m.bias is not None}),
+    ("torch.nn.modules.batchnorm", "BatchNorm2d"): _bn,
+    ("torch.nn.modules.normalization", "LayerNorm"): _ln,
+    ("archcalc.torch.modern", "LayerNorm2d"): lambda m: _ln(m, "layernorm2d"),
+    ("torch.nn.modules.normalization", "GroupNorm"): lambda m: (
+        "groupnorm",
+        {"groups": m.num_groups, "eps": m.eps, "affine": m.affine},
+    ),
+    ("torch.nn.modules.instancenorm", "InstanceNorm2d"): lambda m: (
         "instancenorm2d",
         {"eps": m.eps, "momentum": m.momentum, "affine": m.affine, "track_running_stats": m.track_running_stats},
     ),
-    nn.LocalResponseNorm: lambda m: ("lrn", {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}),
-    nn.MaxPool2d: _pool,
-    nn.AvgPool2d: _pool,
-    nn.AdaptiveAvgPool2d: _adaptive("adaptive_avgpool2d"),
-    nn.AdaptiveMaxPool2d: lambda m: (
+    ("torch.nn.modules.normalization", "LocalResponseNorm"): lambda m: (
+        "lrn",
+        {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k},
+    ),
+    ("torch.nn.modules.pooling", "MaxPool2d"): _pool,
+    ("torch.nn.modules.pooling", "AvgPool2d"): _pool,
+    ("torch.nn.modules.pooling", "AdaptiveAvgPool2d"): _adaptive("adaptive_avgpool2d"),
+    ("torch.nn.modules.pooling", "AdaptiveMaxPool2d"): lambda m: (
         None if m.return_indices else ("adaptive_maxpool2d", {"output": pair(m.output_size)})
     ),
-    nn.ReLU: _plain("relu", "inplace"),
-    nn.ReLU6: _plain("relu6", "inplace"),
-    nn.Hardswish: _plain("hardswish", "inplace"),
-    nn.Hardsigmoid: _plain("hardsigmoid", "inplace"),
-    nn.SiLU: _plain("silu", "inplace"),
-    nn.Mish: _plain("mish", "inplace"),
-    nn.Sigmoid: _plain("sigmoid"),
-    nn.Tanh: _plain("tanh"),
-    nn.GELU: _plain("gelu", "approximate"),
-    nn.LeakyReLU: _plain("leaky_relu", "negative_slope", "inplace"),
-    nn.ELU: _plain("elu", "alpha", "inplace"),
-    nn.PReLU: lambda m: ("prelu", {"num_parameters": m.num_parameters}),
-    nn.Softmax: lambda m: None if m.dim is None else ("softmax", {"dim": m.dim}),
-    nn.Dropout: _plain("dropout", "p", "inplace"),
-    nn.Identity: _plain("identity"),
-    nn.Flatten: _plain("flatten", "start_dim", "end_dim"),
-    nn.ChannelShuffle: _plain("channel_shuffle", "groups"),
-    M.Concat: lambda m: ("concat", {"dim": m.dim}),
-    M.Add: _plain("add"),
-    M.Mul: _plain("mul"),
-    M.Mean: lambda m: ("mean", {"dims": list(m.dims), "keepdim": m.keepdim}),
-    M.ScaledTanh: _plain("scaled_tanh"),
-    M.Subsample: lambda m: ("subsample", {"kernel": m.kernel, "bias": m.bias is not None}),
-    M.RBF: lambda m: ("rbf", {"out": m.prototypes.shape[0]}),
-    M.TableConv: lambda m: (
+    ("torch.nn.modules.activation", "ReLU"): _plain("relu", "inplace"),
+    ("torch.nn.modules.activation", "ReLU6"): _plain("relu6", "inplace"),
+    ("torch.nn.modules.activation", "Hardswish"): _plain("hardswish", "inplace"),
+    ("torch.nn.modules.activation", "Hardsigmoid"): _plain("hardsigmoid", "inplace"),
+    ("torch.nn.modules.activation", "SiLU"): _plain("silu", "inplace"),
+    ("torch.nn.modules.activation", "Mish"): _plain("mish", "inplace"),
+    ("torch.nn.modules.activation", "Sigmoid"): _plain("sigmoid"),
+    ("torch.nn.modules.activation", "Tanh"): _plain("tanh"),
+    ("torch.nn.modules.activation", "GELU"): _plain("gelu", "approximate"),
+    ("torch.nn.modules.activation", "LeakyReLU"): _plain("leaky_relu", "negative_slope", "inplace"),
+    ("torch.nn.modules.activation", "ELU"): _plain("elu", "alpha", "inplace"),
+    ("torch.nn.modules.activation", "PReLU"): lambda m: ("prelu", {"num_parameters": m.num_parameters}),
+    ("torch.nn.modules.activation", "Softmax"): lambda m: None if m.dim is None else ("softmax", {"dim": m.dim}),
+    ("torch.nn.modules.dropout", "Dropout"): _plain("dropout", "p", "inplace"),
+    ("torch.nn.modules.linear", "Identity"): _plain("identity"),
+    ("torch.nn.modules.flatten", "Flatten"): _plain("flatten", "start_dim", "end_dim"),
+    ("torch.nn.modules.channelshuffle", "ChannelShuffle"): _plain("channel_shuffle", "groups"),
+    ("archcalc.torch.modules", "Concat"): lambda m: ("concat", {"dim": m.dim}),
+    ("archcalc.torch.modules", "Add"): _plain("add"),
+    ("archcalc.torch.modules", "Mul"): _plain("mul"),
+    ("archcalc.torch.modules", "Mean"): lambda m: ("mean", {"dims": list(m.dims), "keepdim": m.keepdim}),
+    ("archcalc.torch.modules", "ScaledTanh"): _plain("scaled_tanh"),
+    ("archcalc.torch.modules", "Subsample"): lambda m: ("subsample", {"kernel": m.kernel, "bias": m.bias is not None}),
+    ("archcalc.torch.modules", "RBF"): lambda m: ("rbf", {"out": m.prototypes.shape[0]}),
+    ("archcalc.torch.modules", "TableConv"): lambda m: (
         "conv2d",
         {
             **_conv_args(m.maps[0]),
@@ -159,21 +161,21 @@ MODULES: dict[type, Callable[[Any], Result]] = {
             "table": [list(r) for r in m.table],
         },
     ),
-    M10.Permute: lambda m: ("permute", {"dims": list(m.dims)}),
-    M10.Chunk: lambda m: ("chunk", {"chunks": m.chunks, "index": m.index, "dim": m.dim}),
-    M10.StochasticDepth: lambda m: ("stochastic_depth", {"p": m.p, "mode": m.mode}),
+    ("archcalc.torch.modern", "Permute"): lambda m: ("permute", {"dims": list(m.dims)}),
+    ("archcalc.torch.modern", "Chunk"): lambda m: ("chunk", {"chunks": m.chunks, "index": m.index, "dim": m.dim}),
+    ("archcalc.torch.modern", "StochasticDepth"): lambda m: ("stochastic_depth", {"p": m.p, "mode": m.mode}),
 }
 # torchvision's classes, matched by name (archcalc never imports torchvision): module -> class -> handler
-BY_NAME: dict[tuple[str, str], Callable[[Any], Result]] = {
-    ("torchvision.ops.stochastic_depth", "StochasticDepth"): MODULES[M10.StochasticDepth],
-    ("torchvision.ops.misc", "Permute"): MODULES[M10.Permute],
-    ("torchvision.models.convnext", "LayerNorm2d"): MODULES[M10.LayerNorm2d],
+MODULES |= {
+    ("torchvision.ops.stochastic_depth", "StochasticDepth"): MODULES[("archcalc.torch.modern", "StochasticDepth")],
+    ("torchvision.ops.misc", "Permute"): MODULES[("archcalc.torch.modern", "Permute")],
+    ("torchvision.models.convnext", "LayerNorm2d"): MODULES[("archcalc.torch.modern", "LayerNorm2d")],
 }
 
 
 def module_handler(m: nn.Module) -> Callable[[Any], Result] | None:
-    t = type(m)
-    return MODULES.get(t) or BY_NAME.get((t.__module__, t.__name__))
+    """By the exact class (its module and name), so that no table needs torch imported."""
+    return MODULES.get((type(m).__module__, type(m).__qualname__))
 
 
 # ---- functional calls and tensor methods: handler(call) -> Result
@@ -321,20 +323,30 @@ FUNCTIONS: dict[str, Callable[[Call], Result]] = {
     "contiguous": lambda c: ALIAS,
     "clone": lambda c: ALIAS,
 }
-# the callables fx records as call_function targets, by the name above (in-place forms end in '_')
-_CALLABLES: list[tuple[Any, str]] = [
-    (F.relu, "relu"), (torch.relu, "relu"), (F.relu_, "relu_"), (torch.relu_, "relu_"), (F.relu6, "relu6"),
-    (F.hardswish, "hardswish"), (F.hardsigmoid, "hardsigmoid"), (F.silu, "silu"), (F.mish, "mish"),
-    (torch.sigmoid, "sigmoid"), (F.sigmoid, "sigmoid"), (torch.tanh, "tanh"), (F.tanh, "tanh"), (F.gelu, "gelu"),
-    (F.leaky_relu, "leaky_relu"), (F.elu, "elu"), (F.softmax, "softmax"), (torch.softmax, "softmax"),
-    (F.dropout, "dropout"), (operator.add, "add"), (operator.iadd, "add_"), (torch.add, "add"),
-    (operator.mul, "mul"), (operator.imul, "mul_"), (torch.mul, "mul"), (torch.cat, "cat"), (torch.concat, "cat"),
-    (torch.flatten, "flatten"), (torch.reshape, "reshape"), (torch.mean, "mean"), (torch.permute, "permute"),
-    (torch.transpose, "transpose"), (F.adaptive_avg_pool2d, "adaptive_avg_pool2d"),
-    (F.adaptive_max_pool2d, "adaptive_max_pool2d"), (F.max_pool2d, "max_pool2d"), (F.avg_pool2d, "avg_pool2d"),
-    (F.channel_shuffle, "channel_shuffle"), (torch.channel_shuffle, "channel_shuffle"),
-]  # fmt: skip
-CALLABLE_NAMES: dict[int, str] = {id(f): name for f, name in _CALLABLES}
+
+
+@cache
+def callable_names() -> dict[int, str]:
+    """The callables fx records as call_function targets, by the names above (in-place forms end in '_')."""
+    import operator
+
+    import torch
+    import torch.nn.functional as F
+
+    pairs: list[tuple[Any, str]] = [
+        (F.relu, "relu"), (torch.relu, "relu"), (F.relu_, "relu_"), (torch.relu_, "relu_"), (F.relu6, "relu6"),
+        (F.hardswish, "hardswish"), (F.hardsigmoid, "hardsigmoid"), (F.silu, "silu"), (F.mish, "mish"),
+        (torch.sigmoid, "sigmoid"), (F.sigmoid, "sigmoid"), (torch.tanh, "tanh"), (F.tanh, "tanh"),
+        (F.gelu, "gelu"), (F.leaky_relu, "leaky_relu"), (F.elu, "elu"), (F.softmax, "softmax"),
+        (torch.softmax, "softmax"), (F.dropout, "dropout"), (operator.add, "add"), (operator.iadd, "add_"),
+        (torch.add, "add"), (operator.mul, "mul"), (operator.imul, "mul_"), (torch.mul, "mul"),
+        (torch.cat, "cat"), (torch.concat, "cat"), (torch.flatten, "flatten"), (torch.reshape, "reshape"),
+        (torch.mean, "mean"), (torch.permute, "permute"), (torch.transpose, "transpose"),
+        (F.adaptive_avg_pool2d, "adaptive_avg_pool2d"), (F.adaptive_max_pool2d, "adaptive_max_pool2d"),
+        (F.max_pool2d, "max_pool2d"), (F.avg_pool2d, "avg_pool2d"), (F.channel_shuffle, "channel_shuffle"),
+        (torch.channel_shuffle, "channel_shuffle"),
+    ]  # fmt: skip
+    return {id(f): name for f, name in pairs}
 
 
 def function_handler(name: str) -> Callable[[Call], Result] | None:
