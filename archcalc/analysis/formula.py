@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.analysis.formula_guards import Guards, refuse, unguarded
-from archcalc.analysis.formula_memory import MemSummary, PeakTracker, prune_closed
+from archcalc.analysis.formula_memory import MemSummary, PeakTracker, prune, prune_closed
 from archcalc.analysis.liveness import Tables
 from archcalc.analysis.polynomial import Coef, FormulaError, H, Poly, Space, Term, W, const, padd, peval, pmul, pscale
 from archcalc.analysis.records import located
@@ -237,7 +237,8 @@ def formula(
     closed: bool = True,
 ) -> Formula:
     """The network's output shape and counts as exact formulas of H and W (checked at ``verify`` sizes against
-    ``plan``, the calculator: given, it also supplies the spec and its graph; ``closed``: find the closed form)."""
+    ``plan``, the calculator: given, it also supplies the spec and its graph; ``closed``: find the closed form and
+    prune the peak's live sets with the slower, stronger test: for reading; a sweep needs neither)."""
     plan = plan if plan is not None else SizePlan(spec_or_path, sets)
     spec, graph, sets = plan.spec, plan.graph, plan.sets
     if len(spec.input) != 3:
@@ -260,7 +261,7 @@ def formula(
         {k: p.totals[k].poly for k in COUNTS},
         p.layers,
         {"trainable": p.totals["trainable"].poly, "buffers": p.totals["buffers"].poly, "allocated": mem.allocated},
-        mem.peak,
+        prune(mem.peak, p.live.bounds, lift=closed),  # per scope only the quick test ran; lift for reading
         p.guards,
     )
     _verify(f, plan, spec, sets, [(h0, w0), sample, *_probe_sizes(h0, w0, verify)])

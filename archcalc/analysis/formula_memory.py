@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from archcalc.analysis.liveness import DENSE, PARALLEL, SEQ, ScopeTable, Tables, tables
-from archcalc.analysis.polynomial import Poly, Space, Term, padd, peval
+from archcalc.analysis.polynomial import Poly, Space, Term, padd, peval, pmul, pscale
 from archcalc.graph.ir import GNode, Graph
 
 Peak = list[Poly]  # the peak is the max of these (never empty)
@@ -66,14 +66,27 @@ class Bounds:
             floor = mono if floor is None else max(floor, mono)
         return floor
 
-    def dominates(self, p: Poly, q: Poly) -> bool:
-        """p >= q at every accepted size: p - q has non-negative coefficients on variables bounded below by
-        non-negative numbers, so it is smallest at those bounds, and it is >= 0 there."""
+    def dominates(self, p: Poly, q: Poly, lift: bool = False) -> bool:
+        """p >= q at every accepted size, proved. Quick: d = p - q has non-negative coefficients on sizes
+        bounded below by non-negative numbers, and d >= 0 at those bounds. ``lift``: also d written in each
+        size's excess over its lower bound has no negative coefficient, after replacing a named size in a
+        negative term by its upper bound (floor(n/d) <= n/d: the term only shrinks) as often as needed, so
+        64*H1*W1 >= 64*H2*W2 is proved through H2 <= H1/2 + 1/2."""
         d = padd(p, q, -1)
+        if self._quick(d):
+            return True
+        for _ in range(len(self.space.vars) if lift else 0):
+            if self._nonneg(d):
+                return True
+            lifted = self._lift(d)
+            if lifted is None:
+                return False
+            d = lifted
+        return False
+
+    def _quick(self, d: Poly) -> bool:
         for m, c in d.items():
-            if not m:
-                continue
-            if c < 0:
+            if m and c < 0:
                 return False
             for j in m:
                 b = self.lower(j)
@@ -82,9 +95,41 @@ class Bounds:
         env = [self.lower(j) or Fraction(0) for j in range(len(self.space.vars))]
         return peval(d, env) >= 0
 
+    def _nonneg(self, d: Poly) -> bool:
+        shifted: Poly = {}
+        for m, c in d.items():
+            t: Poly = {(): c}
+            for j in m:
+                b = self.lower(j)
+                if b is None or b < 0:
+                    return False
+                t = pmul(t, {(j,): 1, (): b} if b else {(j,): 1})
+            shifted = padd(shifted, t)
+        return all(c >= 0 for c in shifted.values())
 
-def prune(peak: Peak, bounds: Bounds) -> Peak:
-    """Drop repeats and candidates another one dominates; at least one stays."""
+    def _lift(self, d: Poly) -> Poly | None:
+        out: Poly = {}
+        changed = False
+        for m, c in d.items():
+            sizes = [j for j in m if j >= 2]
+            if c >= 0 or not sizes:
+                out = padd(out, {m: c})
+                continue
+            j = max(sizes)  # the latest size: its bound is in earlier ones
+            rest = list(m)
+            rest.remove(j)
+            if any((b := self.lower(i)) is None or b < 0 for i in rest):
+                return None  # the rest of the term must be >= 0 for a larger factor to shrink it
+            v = self.space.vars[j]
+            up = Fraction(v.den - 1, v.den) if v.kind == "ceil" else 0
+            bound = padd(pscale(v.num, Fraction(1, v.den)), {(): v.shift + up} if v.shift + up else {})
+            out = padd(out, pmul({tuple(rest): c}, bound))
+            changed = True
+        return out if changed else None
+
+
+def prune(peak: Peak, bounds: Bounds, lift: bool = False) -> Peak:
+    """Drop repeats and candidates another one dominates (``Bounds.dominates``); at least one stays."""
     seen: dict[tuple[object, ...], Poly] = {}
     for p in peak:
         seen.setdefault(tuple(sorted(p.items())), p)
@@ -92,7 +137,9 @@ def prune(peak: Peak, bounds: Bounds) -> Peak:
     keep: list[Poly] = []
     for i, q in enumerate(cands):
         if not any(
-            bounds.dominates(p, q) and (j < i or not bounds.dominates(q, p)) for j, p in enumerate(cands) if j != i
+            bounds.dominates(p, q, lift) and (j < i or not bounds.dominates(q, p, lift))
+            for j, p in enumerate(cands)
+            if j != i
         ):
             keep.append(q)
     return keep or cands[:1]
@@ -100,7 +147,7 @@ def prune(peak: Peak, bounds: Bounds) -> Peak:
 
 def prune_closed(peak: Peak, least: tuple[int, int]) -> Peak:
     """``prune`` for polynomials of H >= least[0] and W >= least[1] alone (the closed form's region)."""
-    return prune(peak, Bounds(Space(), least))
+    return prune(peak, Bounds(Space(), least), lift=True)
 
 
 class _Frame:
