@@ -152,9 +152,29 @@ def test_commands_take_a_module(capsys: pytest.CaptureFixture[str]) -> None:
         ("memory", USERNET, "--input", "3x64x64"),
         ("minsize", f"{USERNET}@3x64x64"),
         ("compare", "resnet18", USERNET, "--input", "3x64x64"),
+        ("flops", USERNET, "--input", "3x64x64"),
+        ("sweep", f"{USERNET}@3x64x64", "--input", "32:64:32"),
     ):
         code, out, err = run(capsys, *argv)
         assert code == 0 and out and not err, (argv, err)
+
+
+def test_check_takes_a_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params, _ = torch_counts(load_py(DATA / "usernet.py").Net(), (3, 64, 64))
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(
+        f"title: t\nclaims:\n  - claim: user net params\n    spec: '{USERNET}@3x64x64'\n"
+        f"    quantity: params\n    value: {params}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "check", str(claims), "--format", "json")
+    assert code == 0, err
+    assert '"holds"' in out
+
+
+def test_forward_with_a_default_argument() -> None:
+    model = user_model("WithMask")
+    assert analyze(model, (3, 8, 8)).totals.params == sum(p.numel() for p in model.parameters())
 
 
 # ---------------------------------------------------------------- round trips

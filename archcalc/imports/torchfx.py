@@ -208,6 +208,8 @@ class _Converter:
     def _node(self, n: fx.Node) -> Val:
         shape = _meta_shape(n.meta.get("tensor_meta"))
         if n.op == "placeholder":
+            if n.args:  # an argument with a default (mask=None): left at its default
+                return Val("other")
             if self.vals:
                 raise ArchcalcError(
                     "forward takes more than one input; archcalc imports one-input models", file=self.origin

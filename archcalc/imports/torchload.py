@@ -54,7 +54,8 @@ def capture_target(ref: str, input: Any = None) -> ImportedGraph:
     if m is None:
         raise ArchcalcError("expected pkg.module:attr or path/to/net.py:Name", file=ref)
     shape = _shape(ref, m.group("input"), input)
-    return capture(instantiate(ref, m.group("mod"), m.group("attr")), shape, ref)
+    attr = m.group("attr")
+    return capture(instantiate(ref, m.group("mod"), attr), shape, ref, attr.rpartition(".")[2])
 
 
 def module_spec(model: Any, input: Any) -> Spec:

@@ -78,3 +78,14 @@ class Unknown(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return self.head(self.up(y - y.mean([2, 3], keepdim=True)))
+
+
+class WithMask(nn.Module):
+    """A forward with a second argument that has a default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.conv(x)
