@@ -50,12 +50,15 @@ def _check(name: str, n: int, n_analyze: int, dtype: str = "float32", batch: int
     plan = SizePlan(name)
     rows = Sweeper(SizePlan(name), dtype, batch)
     assert rows.fast is not None, rows.why_not
-    fast = 0
+    accepted = 0
     for i, (h, w) in enumerate(_sizes(name, n)):
         got = rows.row(h, w)
-        assert got == _want(plan, h, w, dtype, batch, i < n_analyze), (name, h, w)
-        fast += rows.fast(h, w) is not None
-    assert fast >= n // 2  # most rows came from the formula
+        want = _want(plan, h, w, dtype, batch, i < n_analyze)
+        assert got == want, (name, h, w)
+        # the guards are tight for these specs: every accepted size comes from the formula, no other
+        assert (rows.fast(h, w) is not None) == (want.output is not None), (name, h, w)
+        accepted += want.output is not None
+    assert accepted >= n // 5
 
 
 @pytest.mark.parametrize("name", ["lenet5", "resnet50"])
