@@ -143,6 +143,7 @@ def test_import_writes_a_spec_that_rebuilds_the_module(tmp_path: Path, capsys: p
     x = torch.randn(2, 3, 64, 64)
     torch.testing.assert_close(built(x), model(x))
     assert per_layer(analyze(str(out))) == per_layer(analyze(model, (3, 64, 64)))
+    assert "- name: blocks\n  repeat: 2\n" in out.read_text(encoding="utf-8")  # two equal Blocks, folded
 
 
 def test_commands_take_a_module(capsys: pytest.CaptureFixture[str]) -> None:
@@ -235,9 +236,16 @@ def test_roundtrip_outputs_on_cpu() -> None:
 def tv_import(tv: Any, name: str) -> None:
     from tvoracle import EVAL_SETS, TV_SPECS, flopcounter, tv_model
 
+    from archcalc.frontend.spec import parse_spec
+    from archcalc.frontend.yamlio import load_text
+    from archcalc.imports import spec_writer
+    from archcalc.imports.torchfx import capture
+
     spec_report = analyze(TV_SPECS[name], None, EVAL_SETS.get(name, {}))
     model = tv_model(tv, name)
     report = analyze(model, spec_report.input)
+    folded = spec_writer.to_yaml(capture(model, spec_report.input, name), fold=True)  # what 'import -o' writes
+    assert per_layer(analyze(parse_spec(load_text(folded, file=name), name))) == per_layer(report)
     fl, _ = flopcounter(model, torch.empty(1, *spec_report.input, device="meta"))
     assert report.totals.macs == fl // 2 == spec_report.totals.macs
     aux = getattr(model, "AuxLogits", None)  # inception_v3: in the state_dict, but eval's forward never runs it

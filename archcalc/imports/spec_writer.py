@@ -53,8 +53,13 @@ def to_spec_doc(g: ImportedGraph, allow_unknown: bool = False) -> dict[str, Any]
     return doc
 
 
-def to_yaml(g: ImportedGraph, allow_unknown: bool = False) -> str:
+def to_yaml(g: ImportedGraph, allow_unknown: bool = False, fold: bool = False) -> str:
+    """The spec as YAML text; ``fold`` writes repeated identical submodules as ``repeat`` (archcalc import)."""
     doc = to_spec_doc(g, allow_unknown)
+    if fold:
+        from archcalc.imports.fold import fold as fold_entries
+
+        doc["layers"] = fold_entries(doc["layers"])
     head = "# yaml-language-server: $schema=archcalc-spec.schema.json\n"
     return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120)
 

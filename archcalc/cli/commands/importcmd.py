@@ -32,7 +32,7 @@ def import_cmd(target: str, input: str | None, out: Path | None) -> None:
     """
     from archcalc.imports import spec_writer
 
-    text = spec_writer.to_yaml(_graph(target, input))
+    text = spec_writer.to_yaml(_graph(target, input), fold=True)
     if out is None:
         click.echo(text, nl=False)
         return
