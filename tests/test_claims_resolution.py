@@ -119,7 +119,7 @@ def test_flops_at_another_size_holds_as_macs(tmp_path: Path) -> None:
     [
         ("  - {input: 1x20x20, value: 5 MACs at 1x20x20}\n", "cannot be combined with 'input'"),
         ("  - {ratio_to: 1x9x9, value: 4 MACs}\n", "a ratio must look like 4x"),
-        ("  - {ratio_to: 9x, value: 4x MACs}\n", "'ratio_to'"),
+        ("  - {ratio_to: 9x, value: 4x MACs}\n", "ratio_to '9x' must look like 3x224x224"),
         ("  - {ratio_to: 1x9x9, value: 4x}\n", "needs 'quantity'"),
         ("  - {value: 5 MACs at nine}\n", "must look like 3x224x224"),
         ("  - {quantity: output_shape, ratio_to: 1x9x9, value: 4x}\n", "does not fit"),
