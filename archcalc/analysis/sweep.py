@@ -89,8 +89,8 @@ class Sweeper:
         if use_formula:
             try:
                 f = formula(plan.spec, plan.sets, plan=plan, closed=False)
-            except ArchcalcError as err:
-                self.why_not = str(err)
+            except (ArchcalcError, ArithmeticError, RuntimeError, TypeError, ValueError) as err:
+                self.why_not = str(err)  # the formula is only a shortcut: the calculator answers every size
             else:
                 if f.guards.complete:
                     self.fast = compiled(f)
