@@ -35,7 +35,7 @@ def leading_text(p: Poly) -> str:
 
 
 PEAK = "peak activations"
-PEAK_NOTE = "activation elements alive at once in a forward pass, input excluded ('archcalc memory')"
+PEAK_NOTE = "the most activations alive at once in a forward pass, as 'archcalc memory' counts them"
 
 
 def peak_text(peak: list[Poly], names: list[str]) -> str:
@@ -46,7 +46,8 @@ def peak_text(peak: list[Poly], names: list[str]) -> str:
 def _peak_lines(peak: list[Poly], names: list[str], indent: str) -> list[str]:
     if len(peak) == 1:
         return [f"{indent}{PEAK} = {show_poly(peak[0], names)}"]
-    return [f"{indent}{PEAK} = max(", *(f"{indent}    {show_poly(p, names)}," for p in peak), f"{indent})"]
+    head = f"{indent}{PEAK} = max(  # the largest of {len(peak)} live sets"
+    return [head, *(f"{indent}    {show_poly(p, names)}," for p in peak), f"{indent})"]
 
 
 def fixed_elements(f: Formula) -> Poly:
@@ -105,7 +106,7 @@ def to_text(f: Formula) -> str:
     lines.append(f"output shape = {_shape(f, f.output, names)}")
     for key in COUNTS:
         lines.append(f"{LABELS[key]} = {show_poly(f.counts[key], names)}")
-    lines += ["", f"inference memory, batch 1 ({PEAK}: the most {PEAK_NOTE}; the largest of {len(f.peak)} live sets):"]
+    lines += ["", "inference memory, batch 1 (live activations as 'archcalc memory' counts them, input excluded):"]
     lines += _peak_lines(f.peak, names, "  ")
     lines.append(f"  inference peak bytes (float32) = 4*({show_poly(fixed_elements(f), names)} + {PEAK})")
     lines += ["", "leading terms (large H, W):"]
