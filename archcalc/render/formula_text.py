@@ -147,7 +147,7 @@ def to_grids(f: Formula) -> list[Any]:
         closed = show_poly(c.counts[k], ["H", "W"]) if c is not None else ""
         rows.append([LABELS[k], show_poly(f.counts[k], names), leading_text(f.leading(k)), closed])
     closed_peak = peak_text(c.peak, ["H", "W"]) if c is not None else ""
-    rows.append([f"{PEAK} (largest live set)", peak_text(f.peak, names), peak_leading_text(f), closed_peak])
+    rows.append([f"{PEAK} ({PEAK_NOTE})", peak_text(f.peak, names), peak_leading_text(f), closed_peak])
     caption = (
         "closed form: none found (no multiple of the moduli up to 4096 is accepted)"
         if c is None
