@@ -59,17 +59,22 @@ def _window(c: OnnxCall, kernel: list[int]) -> dict[str, Any] | None:
     if len(kernel) != 2:
         c.why = "only 2-d windows"
         return None
-    if c.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        c.why = "auto_pad SAME"
+    strides = [int(s) for s in c.attr("strides", [1, 1])]
+    auto = c.attr("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER") and strides == [1, 1]:  # torch's padding='same' (extra on one side)
+        pads: Any = "same"
+    elif auto not in ("NOTSET", "VALID"):
+        c.why = f"auto_pad {auto} with a stride"
         return None
-    pads = [int(p) for p in c.attr("pads", [0, 0, 0, 0])]
-    if pads[:2] != pads[2:]:
-        c.why = f"asymmetric pads {pads}"
-        return None
+    else:
+        pads = [int(p) for p in c.attr("pads", [0, 0, 0, 0])]
+        if pads[:2] != pads[2:]:
+            c.why = f"asymmetric pads {pads}"
+            return None
     return {
         "kernel": pair(kernel),
-        "stride": pair(c.attr("strides", [1, 1])),
-        "padding": pair(pads[:2]),
+        "stride": pair(strides),
+        "padding": pads if pads == "same" else pair(pads[:2]),
         "dilation": pair(c.attr("dilations", [1, 1])),
     }
 
@@ -85,8 +90,8 @@ def _conv(c: OnnxCall) -> Result:
     groups = int(c.attr("group", 1))
     if c.op_type == "Conv":
         return "conv2d", {"out": dims[0], **w, "groups": groups, "bias": c.has(2)}
-    if c.attr("output_shape") is not None:
-        c.why = "output_shape"
+    if c.attr("output_shape") is not None or w["padding"] == "same":
+        c.why = "output_shape or auto_pad SAME"
         return None
     extra = {"output_padding": pair(c.attr("output_padding", [0, 0]))}
     return "conv_transpose2d", {"out": dims[1] * groups, **w, "groups": groups, "bias": c.has(2), **extra}
@@ -196,7 +201,8 @@ def _pool(op: str) -> Callable[[OnnxCall], Result]:
             c.why = "its indices output"
             return None
         w = _window(c, list(c.attr("kernel_shape", [])))
-        if w is None:
+        if w is None or w["padding"] == "same":
+            c.why = c.why or "auto_pad SAME"
             return None
         args = {**w, "ceil_mode": bool(c.attr("ceil_mode", 0))}
         if op == "avgpool2d":
