@@ -48,6 +48,7 @@ def input_dims(path: Path) -> list[int | str]:
     return [d.dim_param if d.dim_param else d.dim_value for d in dims]
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_lenet5_onnx_and_torchscript(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """LeNet-5 (a flatten into F6, so only the batch can vary): both files, each verified independently."""
     onnx_file, ts_file = tmp_path / "lenet5.onnx", tmp_path / "lenet5.pt"
