@@ -136,6 +136,7 @@ def test_pyproject_extras() -> None:
     assert extras["plot"] == ["matplotlib>=3.8"]
     assert "torch==2.13.0" in extras["maps"] and len(extras["maps"]) == 3
     assert {e.split(">")[0] for e in extras["maps"][1:]} == {"numpy", "pillow"}
-    assert "archcalc[plot,maps]" in extras["test"]
+    assert "archcalc[plot,maps,onnx]" in extras["test"]
+    assert {e.split(">")[0] for e in extras["onnx"]} == {"onnx", "onnxruntime"}
     every = [r.split("=")[0].split(">")[0] for r in project["dependencies"]]
     assert not {"torch", "numpy", "pillow", "matplotlib"} & set(every)

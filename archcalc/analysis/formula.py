@@ -211,7 +211,7 @@ class FormulaPass(Interpreter[Dims]):
     def merge(self, node: GNode, args: Sequence[Dims]) -> Dims:
         shape = self._merge(node, node.op, args)
         self._equal(args, 0 if node.op == "concat" else None)
-        self.live.merge(shape)
+        self.live.merge_output(shape)
         return shape
 
     def bus(self, node: GNode, args: Sequence[Dims]) -> Dims:

@@ -229,7 +229,7 @@ class PeakTracker:
             s = MemSummary([both], size, both)  # a + b + c: the old partial sum is alive too
         self.frames[-1].step(self.t.pos[node.index], s)
 
-    def merge(self, shape: Sequence[Term]) -> None:
+    def merge_output(self, shape: Sequence[Term]) -> None:
         frame = self.frames[-1]
         size = _elements(shape)
         both = padd(size, size) if frame.table.add3 else size
