@@ -100,14 +100,27 @@ def test_keep_bn_keeps_batchnorm_nodes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_unexportable_op_is_one_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """torch's TorchScript-based exporter has no aten::channel_shuffle: one line, exit 2, and nothing on the
-    process's stdout (capfd: the exporter's C++ log of the graph goes to fd 1)."""
-    assert main(["export", "shufflenet-v2-x0-5", "--onnx", str(tmp_path / "s.onnx")]) == 2
+def test_unexportable_is_one_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """AlexNet's adaptive pool (6x6) cannot take a dynamic size in torch's exporter: one line, exit 2, and
+    nothing on the process's stdout (capfd: the exporter's C++ log of the graph goes to fd 1)."""
+    assert main(["export", "alexnet", "--onnx", str(tmp_path / "a.onnx"), "--dynamic"]) == 2
     err = capfd.readouterr()
     assert err.out == ""
-    assert "torch.onnx cannot export" in err.err and "channel_shuffle" in err.err
+    assert "torch.onnx cannot export alexnet" in err.err and "export without --dynamic" in err.err
     assert len(err.err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_shufflenet_channel_shuffle(tmp_path: Path) -> None:
+    """aten::channel_shuffle has no symbolic in torch's exporter; export adds one (reshape-transpose-reshape):
+    onnxruntime equals torch at two sizes."""
+    onnx_file = tmp_path / "s.onnx"
+    assert main(["export", "shufflenet-v2-x0-5", "--onnx", str(onnx_file), "--dynamic", "--input", "3x64x64"]) == 0
+    model = model_of("shufflenet-v2-x0-5", "3x64x64")
+    with torch.no_grad():
+        for shape in ((1, 3, 64, 64), (2, 3, 96, 128)):
+            x = torch.rand(*shape)
+            assert close(run_onnx(onnx_file, x)[0], model(x))
 
 
 @pytest.mark.parametrize(

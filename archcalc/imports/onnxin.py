@@ -92,7 +92,51 @@ def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.M
     for d, size in zip(dims, [fixed[0] or 1, *shape], strict=True):
         d.Clear()
         d.dim_value = size
-    return _infer(model, origin)
+    return _infer_folded(model, origin)
+
+
+def _infer_folded(model: onnx.ModelProto, origin: str) -> onnx.ModelProto:
+    """Shapes inferred; where some stay unknown (a Slice whose bounds torch computes from Shape, as a chunk's),
+    the computable constants become initializers and inference runs again, until nothing more folds."""
+    inferred = _infer(model, origin)
+    for _ in range(len(model.graph.node)):
+        if _all_shapes_known(inferred) or not _fold_pass(inferred):
+            break
+        inferred = _infer(inferred, origin)
+    return inferred
+
+
+def _all_shapes_known(model: onnx.ModelProto) -> bool:
+    g = model.graph
+    known = {v.name for v in [*g.value_info, *g.input, *g.output] if all(d.HasField("dim_value") for d in
+             v.type.tensor_type.shape.dim) and v.type.tensor_type.HasField("shape")}  # fmt: skip
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    return all(o in known for n in g.node if n.op_type != "Constant" for o in n.output if o in read)
+
+
+def _fold_pass(model: onnx.ModelProto) -> int:
+    """Replace each node whose outputs are known constants (shape arithmetic) by initializers; how many."""
+    from onnx import numpy_helper
+
+    r = _Reader(model, "")
+    keep, folded = [], 0
+    for node in model.graph.node:
+        live = [i for i in node.input if i and i not in r.const_dims]
+        if live and node.op_type not in ("Shape", "Size"):
+            keep.append(node)
+            continue
+        r.read(node)
+        values = [r.consts.get(o) for o in node.output]
+        if node.op_type == "Constant" or any(v is None for v in values):
+            keep.append(node)
+            continue
+        for out, t in zip(node.output, values, strict=True):
+            assert t is not None
+            model.graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(t), out))
+        folded += 1
+    del model.graph.node[:]
+    model.graph.node.extend(keep)
+    return folded
 
 
 def _infer(model: onnx.ModelProto, origin: str) -> onnx.ModelProto:
@@ -168,12 +212,35 @@ class _Reader:
             self.const_dims[node.output[0]] = tuple(t.dims)
             return
         if not live or node.op_type in ("Shape", "Size"):  # constant arithmetic: no layer
+            values = self._fold(node)
             for i, out in enumerate(node.output):
-                same = node.op_type == "Identity" and node.input[0] in self.consts
-                self.consts[out] = self.consts[node.input[0]] if same else None
-                self.const_dims[out] = self.const_dims.get(node.input[0], ()) if same else self._dims(out, i)
+                v = values[i] if values is not None and i < len(values) else None
+                self.consts[out] = None if v is None else numpy_helper.from_array(np.asarray(v))
+                self.const_dims[out] = tuple(np.shape(v)) if v is not None else self._dims(out, i)
             return
         self.layer(node, live)
+
+    def _fold(self, node: Any) -> list[Any] | None:
+        """The values of a constant node's outputs (a chunk's slice bounds are computed from Shape), by onnx's
+        reference evaluator; None when an input is not known or large."""
+        if node.op_type in ("Shape", "Size"):
+            proto = self.shapes.get(node.input[0])
+            if proto is None or not all(d.HasField("dim_value") for d in proto.dim):
+                return None
+            dims = np.array([d.dim_value for d in proto.dim], np.int64)
+            if node.op_type == "Size":
+                return [np.array(np.prod(dims), np.int64)]
+            attrs = {a.name: a.i for a in node.attribute}
+            return [dims[attrs.get("start", 0) : attrs.get("end", len(dims))]]
+        feeds = {n: self.value(n) for n in node.input if n}
+        if any(v is None for v in feeds.values()) or node.domain not in ("", "ai.onnx"):
+            return None
+        from onnx.reference import ReferenceEvaluator
+
+        try:
+            return list(ReferenceEvaluator(node).run(None, feeds))
+        except Exception:  # an op the evaluator lacks: the value stays unknown, as before
+            return None
 
     def _dims(self, out: str, i: int) -> tuple[int, ...]:
         proto = self.shapes.get(out)
@@ -213,6 +280,8 @@ class _Reader:
     def _fused(self, node: Any, live: list[str], call: OnnxCall) -> bool:
         if node.op_type == "Transpose":
             return self._layernorm2d(node, call)
+        if node.op_type == "Reshape":
+            return self._shuffle(node)
         return self._fused_merge(node, live, call)
 
     def _layernorm2d(self, node: Any, call: OnnxCall) -> bool:
@@ -244,6 +313,30 @@ class _Reader:
                 "onnx Transpose+LayerNormalization+Transpose",
             )
         )
+        return True
+
+    def _shuffle(self, node: Any) -> bool:
+        """Reshape to (g, C/g, H, W), Transpose(0,2,1,3,4), Reshape back: channel_shuffle(g)."""
+        if len(self.items) < 2:
+            return False
+        split, swap = self.items[-2:]
+        x = split.inputs[0] if split.inputs else ""
+        chain = (
+            split.source.startswith("onnx Reshape")
+            and len(split.shape) == 4
+            and swap.op == "permute"
+            and swap.args["dims"] == [0, 2, 1, 3, 4]
+            and swap.inputs == [split.output]
+            and node.input[0] == swap.output
+            and all(self.uses.get(i.output) == 1 for i in (split, swap))
+        )
+        if not chain or self.shape(x, node) != self.shape(node.output[0], node):
+            return False
+        del self.items[-2:]
+        shape = self.shape(node.output[0], node)
+        args = {"groups": split.shape[0]}
+        self.items.append(_Item(split.scope, "shuffle", "channel_shuffle", args, [x], node.output[0], shape,
+                                "onnx Reshape+Transpose+Reshape"))  # fmt: skip
         return True
 
     def _fused_merge(self, node: Any, live: list[str], call: OnnxCall) -> bool:

@@ -237,6 +237,24 @@ def _split(c: OnnxCall) -> Result:
     return [("chunk", {"chunks": n, "index": i, "dim": dim}) for i in range(n)]
 
 
+def _slice(c: OnnxCall) -> Result:
+    """One of n equal parts along one dim (torch's chunk): chunk(n, index)."""
+    bounds = [c.const(i) for i in (1, 2, 3, 4)]
+    starts, ends, axes, steps = (None if b is None else [int(v) for v in b.reshape(-1)] for b in bounds)
+    rank = len(c.shapes[0]) + 1
+    axes = axes if c.has(3) else list(range(len(starts or [])))
+    if starts is None or ends is None or axes is None or len(axes) != 1 or (c.has(4) and steps != [1]):
+        c.why = "bounds that are not constant, or more than one axis"
+        return None
+    dim = axes[0] % rank
+    size, whole = c.outs[0][dim - 1], c.shapes[0][dim - 1]
+    start = starts[0] + whole if starts[0] < 0 else min(starts[0], whole)
+    if dim < 1 or size == 0 or whole % size or start % size:
+        c.why = "not one of equal parts"
+        return None
+    return "chunk", {"chunks": whole // size, "index": start // size, "dim": dim}
+
+
 def _dropout(c: OnnxCall) -> Result:
     if len(c.used) > 1 and c.used[1]:
         c.why = "its mask output"
@@ -303,6 +321,7 @@ HANDLERS: dict[str, Callable[[OnnxCall], Result]] = {
     "Unsqueeze": _reshape,
     "Transpose": _transpose,
     "Split": _split,
+    "Slice": _slice,
     "Dropout": _dropout,
     "Identity": lambda c: ALIAS,
     "ReduceMean": _reduce_mean,

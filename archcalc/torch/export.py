@@ -103,6 +103,7 @@ def write_onnx(
         )
         axes.update({n: {0: "batch"} for n in names})
     mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
+    _register_channel_shuffle()
     try:
         with warnings.catch_warnings(), _stdout_to_null():
             warnings.simplefilter("ignore")
@@ -203,6 +204,31 @@ def _folded_note(model: nn.Module, path: Path) -> str:
         f"note: {path}: the exporter folded {bns - kept} BatchNorm layers into the convs before them; "
         f"the file holds {in_file:,} params, the spec {ours:,} (--keep-bn keeps them)"
     )
+
+
+_REGISTERED: list[bool] = []
+
+
+def _register_channel_shuffle() -> None:
+    """The exporter has no symbolic for aten::channel_shuffle (ShuffleNet V2): torch's documented way to add one,
+    as torchvision's reshape-transpose-reshape, which archcalc's ONNX import reads back as channel_shuffle."""
+    if _REGISTERED:
+        return
+    from torch.onnx import symbolic_helper
+
+    @symbolic_helper.parse_args("v", "i")
+    def shuffle(g: Any, x: Any, groups: int) -> Any:
+        def const(v: list[int]) -> Any:
+            return g.op("Constant", value_t=torch.tensor(v, dtype=torch.int64))
+
+        hw = g.op("Slice", g.op("Shape", x), const([2]), const([4]))
+        split = g.op("Reshape", x, g.op("Concat", const([0, groups, -1]), hw, axis_i=0))
+        return g.op("Reshape", g.op("Transpose", split, perm_i=[0, 2, 1, 3, 4]), g.op("Shape", x))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.register_custom_op_symbolic("aten::channel_shuffle", shuffle, OPSET)  # type: ignore[attr-defined]
+    _REGISTERED.append(True)
 
 
 @contextlib.contextmanager
