@@ -76,10 +76,25 @@ def _whole(entries: list[Entry]) -> Entry | None:
     return None
 
 
+def _heads(entries: list[Entry]) -> set[str]:
+    """The first names of every 'from' in these entries and below them."""
+    out: set[str] = set()
+    for e in entries:
+        refs = e.get("from", [])
+        out |= {str(r).split(".")[0] for r in (refs if isinstance(refs, list) else [refs])}
+        out |= _heads(e.get("layers", []))
+    return out
+
+
 def _runs(entries: list[Entry]) -> list[Entry]:
+    """Runs folded into flat repeats, unless a 'from' in this list names one of the copies (a flat repeat's
+    copies are named in its own scope, so a sibling could no longer read them by name)."""
+    heads = _heads(entries)
     spans, i = [], 0
     while i < len(entries):
         j = _run_end(entries, i)
+        if any(str(e.get("name", k)) in heads for k, e in enumerate(entries[i:j], i)):
+            j = i + 1
         spans.append((i, j))
         i = j
     if all(j - i < 2 for i, j in spans):
