@@ -204,11 +204,11 @@ NOT_IMPORTED = {
 
 
 def _lrn_specs() -> dict[str, str]:
-    """Specs with LRN: torch exports F.local_response_norm as Pad/If/AveragePool arithmetic without fixed shapes."""
+    """Specs with LRN: torch exports F.local_response_norm as Mul/Reshape/Pad/AveragePool/Div arithmetic."""
     from archcalc.analysis.records import analyze
 
     return {
-        s: "LRN is exported as If/Pad arithmetic with no fixed shape"
+        s: "torch exports LRN as Reshape/Pad/AveragePool/Div arithmetic, not one LRN node"
         for s in bundled_names()
         if any(r.op == "lrn" for r in analyze(s).layers)
     }
