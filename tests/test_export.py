@@ -76,6 +76,9 @@ def test_resnet18_dynamic_two_sizes(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"wrote {onnx_file}: ") and "dynamic batch and size" in out[0]
     assert out[1].startswith(f"note: {onnx_file}: the exporter folded 20 BatchNorm layers")
+    # torchvision's 11,689,512, less sum(C) over the 20 BNs (2C params each become a conv bias of C)
+    folded = 11_689_512 - (64 * 5 + 128 * 5 + 256 * 5 + 512 * 5)
+    assert f"the file holds {folded:,} params, the spec 11,689,512" in out[1]
     onnx.checker.check_model(str(onnx_file), full_check=True)
     assert input_dims(onnx_file) == ["batch", 3, "height", "width"]
     model = model_of("resnet18")

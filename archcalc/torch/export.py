@@ -9,6 +9,7 @@ before it (as torch does by default); ``keep_bn`` exports the BatchNormalization
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import warnings
@@ -186,18 +187,21 @@ def _compare(path: Path, model: nn.Module, probes: list[Probe], run: Callable[[T
 def _folded_note(model: nn.Module, path: Path) -> str:
     """One line when the exporter folded BatchNorms into convs: the file's params then differ from the spec's."""
     import onnx
-    from onnx import numpy_helper
 
     bns = sum(isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) for m in model.modules())
-    graph = onnx.load(str(path)).graph
+    graph = onnx.load(str(path), load_external_data=False).graph
     kept = sum(n.op_type == "BatchNormalization" for n in graph.node)
     if kept >= bns:
         return ""
-    stats = {name for n in graph.node if n.op_type == "BatchNormalization" for name in n.input[3:5]}
-    in_file = sum(  # a kept BN's running mean and var are buffers, not params
-        numpy_helper.to_array(t).size
-        for t in graph.initializer
-        if t.data_type == onnx.TensorProto.FLOAT and t.name not in stats
+    size = {t.name: math.prod(t.dims) for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    for n in graph.node:  # the exporter shares equal initializers (all-zero folded biases) through Identity
+        if n.op_type == "Identity" and n.input[0] in size:
+            size[n.output[0]] = size[n.input[0]]
+    in_file = sum(  # per use, as each layer holds its own; a kept BN's running mean and var are buffers
+        size.get(name, 0)
+        for n in graph.node
+        if n.op_type != "Identity"
+        for name in (n.input[:3] if n.op_type == "BatchNormalization" else n.input)
     )
     ours = sum(p.numel() for p in model.parameters())
     return (
