@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from archcalc.errors import ArchcalcError
 from archcalc.frontend.spec import Spec, parse_input
 from archcalc.imports.ir import UNKNOWN, ImportedGraph, ImportedNode
+from archcalc.imports.onnxfuse import Fusions, Item
 from archcalc.imports.onnxops import ALIAS, HANDLERS, OnnxCall, Op
 
 if TYPE_CHECKING:
@@ -157,21 +157,7 @@ def _line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
-@dataclass
-class _Item:
-    """One layer before its path is known: the scope the exporter named, the op's own segment."""
-
-    scope: str
-    name: str
-    op: str
-    args: dict[str, Any]
-    inputs: list[str]  # tensor names
-    output: str
-    shape: tuple[int, ...]
-    source: str
-
-
-class _Reader:
+class _Reader(Fusions):
     def __init__(self, model: onnx.ModelProto, origin: str) -> None:
         from onnx import numpy_helper
 
@@ -181,7 +167,7 @@ class _Reader:
         self.const_dims: dict[str, tuple[int, ...]] = {t.name: tuple(t.dims) for t in g.initializer}
         self.shapes = {v.name: v.type.tensor_type.shape for v in [*g.input, *g.value_info, *g.output]}
         self.alias: dict[str, str] = {}
-        self.items: list[_Item] = []
+        self.items: list[Item] = []
         self.uses: dict[str, int] = {}
         for node in g.node:
             for name in node.input:
@@ -275,110 +261,7 @@ class _Reader:
         for k, (out, res) in enumerate(zip(outputs, results, strict=False)):
             op, args = res if res is not None else (UNKNOWN, {})
             part = name if len(outputs) == 1 else f"{name}_{k}"
-            self.items.append(_Item(scope, part, op, args, live, out, self.shape(out, node), source))
-
-    def _fused(self, node: Any, live: list[str], call: OnnxCall) -> bool:
-        if node.op_type == "Transpose":
-            return self._layernorm2d(node, call)
-        if node.op_type == "Reshape":
-            return self._shuffle(node)
-        return self._fused_merge(node, live, call)
-
-    def _layernorm2d(self, node: Any, call: OnnxCall) -> bool:
-        """Transpose(0,2,3,1) -> LayerNormalization(last axis) -> Transpose(0,3,1,2): torchvision's LayerNorm2d."""
-        if call.attr("perm") != [0, 3, 1, 2] or len(self.items) < 2:
-            return False
-        to_last, norm = self.items[-2:]
-        chain = (
-            to_last.op == "permute"
-            and to_last.args["dims"] == [0, 2, 3, 1]
-            and norm.op == "layernorm"
-            and norm.inputs == [to_last.output]
-            and node.input[0] == norm.output
-            and all(self.uses.get(i.output) == 1 for i in (to_last, norm))
-        )
-        if not chain:
-            return False
-        del self.items[-2:]
-        shape = self.shape(node.output[0], node)
-        self.items.append(
-            _Item(
-                norm.scope,
-                norm.name,
-                "layernorm2d",
-                norm.args,
-                to_last.inputs,
-                node.output[0],
-                shape,
-                "onnx Transpose+LayerNormalization+Transpose",
-            )
-        )
-        return True
-
-    def _shuffle(self, node: Any) -> bool:
-        """Reshape to (g, C/g, H, W), Transpose(0,2,1,3,4), Reshape back: channel_shuffle(g)."""
-        if len(self.items) < 2:
-            return False
-        split, swap = self.items[-2:]
-        x = split.inputs[0] if split.inputs else ""
-        chain = (
-            split.source.startswith("onnx Reshape")
-            and len(split.shape) == 4
-            and swap.op == "permute"
-            and swap.args["dims"] == [0, 2, 1, 3, 4]
-            and swap.inputs == [split.output]
-            and node.input[0] == swap.output
-            and all(self.uses.get(i.output) == 1 for i in (split, swap))
-        )
-        if not chain or self.shape(x, node) != self.shape(node.output[0], node):
-            return False
-        del self.items[-2:]
-        shape = self.shape(node.output[0], node)
-        args = {"groups": split.shape[0]}
-        self.items.append(_Item(split.scope, "shuffle", "channel_shuffle", args, [x], node.output[0], shape,
-                                "onnx Reshape+Transpose+Reshape"))  # fmt: skip
-        return True
-
-    def _fused_merge(self, node: Any, live: list[str], call: OnnxCall) -> bool:
-        """Nodes that are one layer: MatMul + Add(bias) -> linear with bias; x * Sigmoid(x) -> silu,
-        x * HardSigmoid(x) -> hardswish; torch's decomposed GELU -> gelu."""
-        if node.op_type not in ("Add", "Mul") or not self.items:
-            return False
-        last = self.items[-1]
-        if self.uses.get(last.output) != 1 or last.output not in node.input:
-            return False
-        bias = list(call.const_dims.values()) == [(last.args.get("out"),)]
-        if node.op_type == "Add" and len(live) == 1 and last.op == "linear" and not last.args["bias"] and bias:
-            last.args["bias"] = True
-            self.alias[node.output[0]] = last.output
-            return True
-        gated = {"sigmoid": "silu", "hardsigmoid": "hardswish"}.get(last.op)
-        if node.op_type == "Mul" and len(live) == 2 and gated and set(live) == {last.output, *last.inputs}:
-            last.op, last.source = gated, f"onnx {last.source.split()[1]}+Mul"
-            self.alias[node.output[0]] = last.output
-            return True
-        return node.op_type == "Mul" and len(live) == 1 and self._gelu(node, call)
-
-    def _gelu(self, node: Any, call: OnnxCall) -> bool:
-        """torch's GELU before opset 20: x * (Erf(x / sqrt 2) + 1) * 0.5, five nodes -> one gelu layer."""
-        if len(self.items) < 4 or [float(v.reshape(-1)[0]) for v in call.consts.values() if v is not None] != [0.5]:
-            return False
-        div, erf, add, mul = self.items[-4:]
-        x = div.inputs[0]
-        chain = (
-            [i.source.split(" (")[0] for i in (div, erf, add)] == ["onnx Div", "onnx Erf", "onnx Add"]
-            and erf.inputs == [div.output]
-            and add.inputs == [erf.output]
-            and mul.op == "mul"
-            and set(mul.inputs) == {x, add.output}
-            and all(self.uses.get(i.output) == 1 for i in (div, erf, add))
-        )
-        if not chain:
-            return False
-        del self.items[-4:]
-        self.items.append(_Item(div.scope, "gelu", "gelu", {}, [x], mul.output, mul.shape, "onnx Div+Erf+Add+Mul+Mul"))
-        self.alias[node.output[0]] = mul.output
-        return True
+            self.items.append(Item(scope, part, op, args, live, out, self.shape(out, node), source))
 
     def value(self, name: str) -> np.ndarray | None:
         t = self.consts.get(name)
@@ -435,7 +318,7 @@ def _follow(alias: dict[str, str], t: str) -> str:
     return t
 
 
-def _paths(items: list[_Item]) -> list[str]:
+def _paths(items: list[Item]) -> list[str]:
     """A scope holding exactly one layer and nothing deeper is that layer ('layer1.0.conv1'); otherwise each
     layer is '<scope>.<op segment>' ('layer1.0.add', 'C1_act.mul_1'). Clashes get a '_k' suffix."""
     count: dict[str, int] = {}
@@ -455,7 +338,7 @@ def _paths(items: list[_Item]) -> list[str]:
     return paths
 
 
-def _bn_note(model: onnx.ModelProto, items: list[_Item]) -> list[str]:
+def _bn_note(model: onnx.ModelProto, items: list[Item]) -> list[str]:
     """torch's exporter folds each BatchNorm into the conv before it (eval mode): no BatchNormalization node is
     left, and the folded convs have a bias and weights named 'onnx::Conv_*' instead of the module's name."""
     if any(n.op_type == "BatchNormalization" for n in model.graph.node):
