@@ -26,9 +26,9 @@ def import_cmd(target: str, input: str | None, out: Path | None) -> None:
 
     Examples:
 
-      archcalc import examples/usernet.py:Net --input 3x64x64 -o usernet.yaml
+      archcalc import ./examples/usernet.py:Net --input 3x64x64 -o usernet.yaml
 
-      archcalc import torchvision.models:resnet50 --input 3x224x224 -o resnet50.yaml
+      archcalc import ./examples/usernet.py:Net@3x32x32
     """
     from archcalc.imports import spec_writer
 
