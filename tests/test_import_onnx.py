@@ -177,6 +177,22 @@ def test_decomposed_activations(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert data["totals"]["params"] == sum(p.numel() for p in model.parameters())
 
 
+def test_missing_onnx_extra_is_one_line(tmp_path: Path) -> None:
+    """Without onnx (nor numpy): 'archcalc table model.onnx' is one line naming archcalc[onnx], exit 2."""
+    import subprocess
+    import sys
+
+    from test_export import BLOCKER, ROOT
+
+    script = BLOCKER.replace('("onnx", "onnxruntime")', '("onnx", "onnxruntime", "numpy")')
+    ref = save(tiny_model(["Relu"]), tmp_path / "t.onnx")
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "table", ref], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines() == [f'archcalc: error: {ref} needs onnx: pip install "archcalc[onnx]"']
+
+
 def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not a model, a model the checker refuses, no such file: one line each, exit 2."""
     junk = tmp_path / "junk.onnx"
