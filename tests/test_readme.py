@@ -39,3 +39,11 @@ def test_readme_opens_with_the_two_setup_commands() -> None:
     assert blocks[:2] == ["pip install . && archcalc table lenet5", 'pip install ".[test]" && python -m pytest -q']
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install .\n" in ci and 'pip install ".[test]"' in ci and "python -m pytest -q" in ci
+
+
+def test_readme_user_module_output_is_current() -> None:
+    """The imported-module block: its first line is the command, the rest what that command prints now."""
+    pytest.importorskip("torch")
+    command, _, shown = _block_after("## Your own model:").partition("\n")
+    assert command.startswith("$ archcalc ")
+    assert shown == _run(*command.split()[2:])
