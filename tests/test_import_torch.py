@@ -106,6 +106,15 @@ def test_model_returning_a_tuple() -> None:
         torch.testing.assert_close(ours, theirs)
 
 
+def test_plain_sequential_with_numbered_layers() -> None:
+    model = user_model("plain_sequential")
+    report = analyze(model, (3, 8, 8))
+    # conv 3->8 k3 on 8x8 -> 8x6x6; linear 288->10
+    assert report.totals.params == (3 * 9 * 8 + 8) + (288 * 10 + 10)
+    assert report.totals.macs == 3 * 9 * 8 * 6 * 6 + 288 * 10
+    assert [r.path for r in report.records if r.kind == "layer"] == ["0", "1", "2", "3"]
+
+
 def test_shared_module_with_weights_is_a_clear_error() -> None:
     with pytest.raises(ArchcalcError, match=r"'conv' with weights are called more than once"):
         analyze(user_model("Shared"), (4, 8, 8))

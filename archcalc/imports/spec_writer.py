@@ -189,7 +189,8 @@ class _Writer:
     def outputs(self, layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Identity layers for outputs that are not the last entry's (a model returning a tuple)."""
         extra: list[dict[str, Any]] = []
-        self.scopes.append(("", NET_INPUT, {str(e["name"]) for e in layers}))
+        # an unnamed entry is named by its position, as nn.Sequential numbers its layers
+        self.scopes.append(("", NET_INPUT, {str(e.get("name", i)) for i, e in enumerate(layers)}))
         for i, out in enumerate(self.g.outputs):
             if i == 0 and out == self.last:
                 continue

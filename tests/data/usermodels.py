@@ -89,3 +89,8 @@ class WithMask(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.conv(x)
+
+
+def plain_sequential() -> nn.Sequential:
+    """A root nn.Sequential: every layer named by its position only."""
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
