@@ -131,13 +131,20 @@ def test_shufflenet_channel_shuffle(tmp_path: Path) -> None:
     [
         (["lenet5"], "give --onnx FILE, --torchscript FILE or both"),
         (["lenet5", "--torchscript", "x.pt", "--dynamic"], "--dynamic and --keep-bn apply to --onnx"),
-        (["lenet5", "--onnx", "no/such/folder/x.onnx"], "no folder no/such/folder"),
+        (["lenet5", "--onnx", "README.md/x.onnx"], "README.md/x.onnx: cannot create its folder"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", *args]) == 2
     err = capsys.readouterr()
     assert err.out == "" and message in err.err and len(err.err.splitlines()) == 1
+
+
+def test_missing_folders_are_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "a" / "b" / "edge.pt"
+    assert main(["export", "edge-filters", "--torchscript", str(target)]) == 0
+    assert target.is_file() and torch.jit.load(str(target)) is not None
+    assert capsys.readouterr().out.startswith(f"wrote {target}")
 
 
 BLOCKER = """\

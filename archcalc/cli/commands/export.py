@@ -54,8 +54,11 @@ def export_cmd(
     if (dynamic or keep_bn) and onnx_path is None:
         raise click.UsageError("--dynamic and --keep-bn apply to --onnx")
     for path in (onnx_path, ts_path):
-        if path is not None and not path.parent.is_dir():
-            raise ArchcalcError(f"cannot write {path}: no folder {path.parent}")
+        if path is not None:  # missing folders are created, as draw, import and --plot do
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ArchcalcError(f"cannot create its folder: {err.strerror or err}", file=str(path)) from None
     sets = parse_sets(set or [])
     require("export", {"torch": "torch"}, "torch")
     if onnx_path is not None:
