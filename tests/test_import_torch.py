@@ -20,7 +20,8 @@ from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.frontend.spec import bundled_names  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
-USERNET = f"{DATA / 'usernet.py'}:Net"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "usernet.py"  # the README's user module
+USERNET = f"{EXAMPLE}:Net"
 MODELS = DATA / "usermodels.py"
 
 
@@ -73,7 +74,7 @@ def test_usernet_table_json_matches_torch(capsys: pytest.CaptureFixture[str]) ->
     code, out, err = run(capsys, "table", USERNET, "--input", "3x64x64", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    Net = load_py(DATA / "usernet.py").Net
+    Net = load_py(EXAMPLE).Net
     params, macs = torch_counts(Net(), (3, 64, 64))
     assert (data["totals"]["params"], data["totals"]["macs"]) == (params, macs)
     layers = {r["path"]: r for r in data["layers"]}
@@ -142,7 +143,7 @@ def test_input_is_required_for_a_module(capsys: pytest.CaptureFixture[str]) -> N
 def test_import_writes_a_spec_that_rebuilds_the_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from archcalc.torch import build
 
-    Net = load_py(DATA / "usernet.py").Net
+    Net = load_py(EXAMPLE).Net
     out = tmp_path / "usernet.yaml"
     code, _, err = run(capsys, "import", USERNET, "--input", "3x64x64", "-o", str(out))
     assert code == 0, err
@@ -170,7 +171,7 @@ def test_commands_take_a_module(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_takes_a_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    params, _ = torch_counts(load_py(DATA / "usernet.py").Net(), (3, 64, 64))
+    params, _ = torch_counts(load_py(EXAMPLE).Net(), (3, 64, 64))
     claims = tmp_path / "claims.yaml"
     claims.write_text(
         f"title: t\nclaims:\n  - claim: user net params\n    spec: '{USERNET}@3x64x64'\n"
