@@ -93,15 +93,28 @@ def _per_layer_text(module: Any, input: Any) -> str:
         return ""
     from archcalc.analysis.records import analyze
     from archcalc.errors import ArchcalcError
+    from archcalc.imports.torchload import ALLOW_UNKNOWN
 
+    token = ALLOW_UNKNOWN.set(True)  # ops archcalc does not know are listed with "?" rather than hiding the rest
     try:
         report = analyze(module, input)
     except ArchcalcError as err:
         return f"\nper layer: not available ({err})"
-    rows = [r for r in report.records if r.kind == "layer" and (r.counts.params or r.counts.macs)]
-    lines = [f"  {r.path:<40} {r.op:<14} params {r.counts.params:>14,}  MACs {r.counts.macs:>16,}" for r in rows[:40]]
+    finally:
+        ALLOW_UNKNOWN.reset(token)
+    rows = [r for r in report.records if r.kind == "layer" and (r.counts.params or r.counts.macs or r.unknown)]
+    lines = [
+        f"  {r.path:<40} {r.op:<14} params {_count(r, 'params'):>14}  MACs {_count(r, 'macs'):>16}" for r in rows[:40]
+    ]
     more = [f"  ... and {len(rows) - 40} more layers"] if len(rows) > 40 else []
-    return "\nper layer (archcalc.analyze(module, input)):\n" + "\n".join(lines + more)
+    from archcalc.render.tabular import partial_text
+
+    partial = [partial_text(report).removeprefix(" | ")] if report.partial else []
+    return "\nper layer (archcalc.analyze(module, input)):\n" + "\n".join(lines + more + partial)
+
+
+def _count(rec: Any, key: str) -> str:
+    return "?" if rec.unknown else f"{int(getattr(rec.counts, key)):,}"
 
 
 def within(actual: int, expected: int, tolerance: float) -> bool:
@@ -136,7 +149,14 @@ def _spec_counts(ref: str, input: Any, overrides: dict[str, Any]) -> tuple[str, 
     from archcalc.render.tabular import shape_text
 
     report = analyze(ref, input, overrides)
-    return f"{report.model} (input {shape_text(report.input)})", _with_flops(report.totals)
+    label = f"{report.model} (input {shape_text(report.input)})"
+    if report.partial:  # a module target imported with --allow-unknown: its totals leave those layers out
+        paths = ", ".join(report.unknown_layers[:10])
+        raise AssertionError(
+            f"archcalc counts of {label} are partial: {len(report.unknown_layers)} layer(s) are ops archcalc "
+            f"does not know ({paths}); their counts are unknown, so no total can be checked"
+        )
+    return label, _with_flops(report.totals)
 
 
 def _with_flops(c: Counts) -> dict[str, int]:

@@ -18,6 +18,7 @@ from archcalc.graph.ir import GNode, Graph
 from archcalc.graph.lower import lower
 from archcalc.ops import OPS, prod
 from archcalc.ops.layers import MERGES
+from archcalc.ops.opaque import OPAQUE
 from archcalc.ops.symbolic import FAST
 
 InputArg = str | tuple[int, ...] | list[int] | None
@@ -112,6 +113,8 @@ def bus_shape(graph: Graph, node: GNode, env: Sequence[Shape | None], args: Sequ
 def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, tuple[int, ...]]:
     """Run a layer's op rule: its output shape and the Counts values in field order."""
     opdef = OPS[node.op]
+    if node.op == OPAQUE:  # any inputs: its shape is the captured one
+        xs = xs[:1]
     if opdef.many_inputs and len(xs) < 2:
         raise located(graph, node, ArchcalcError(f"{node.op} needs 'from' with two or more layers"))
     if not opdef.many_inputs and len(xs) != 1:
@@ -211,5 +214,9 @@ class ShapeProp(Interpreter[Shape]):
         rec = Record(node.path, node.name, node.op, "layer", s.inner_depth, node.line, inp, shape, counts, node.args)
         rec.parent = s.path
         rec.derived = node.derived
+        if node.op == OPAQUE:  # its counts are unknown, and so is every subtotal above it
+            rec.unknown = True
+            for block in self.open:
+                block.unknown = True
         self.records.append(rec)
         return shape

@@ -11,6 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 P = ParamSpec("P")
 R = TypeVar("R")
 COUNT_KEYS = ("params", "trainable_params", "buffers", "connections", "macs", "activations")
+# the counts an opaque layer (an op archcalc does not know) leaves unknown; its activations are its known shape
+UNKNOWN_KEYS = ("params", "trainable_params", "buffers", "connections", "macs")
 Shape = tuple[int, ...]
 
 
@@ -59,6 +61,7 @@ class Record:
     parent: str = ""  # the enclosing block record's path ("" at the top level): the record tree's link
     derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (frontend/expr.Derived), for explain
     flat: bool = False  # a flat container: a logical scope with no torch module of its own (spec 'flat')
+    unknown: bool = False  # an opaque layer, or a block holding one: UNKNOWN_KEYS are not known (shown "?")
 
     def __getattr__(self, key: str) -> int:
         # report["C1"].params etc.: count fields read straight through
@@ -68,14 +71,18 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         inp = [list(s) for s in self.input_shape] if isinstance(self.input_shape, list) else list(self.input_shape)
-        return {
+        counts: dict[str, int | None] = dict(self.counts.to_dict())
+        if self.unknown and self.kind == "layer":
+            counts |= dict.fromkeys(UNKNOWN_KEYS)
+        out = {
             "path": self.path,
             "name": self.name,
             "op": self.op,
             "input_shape": inp,
             "output_shape": list(self.output_shape),
-            **self.counts.to_dict(),
+            **counts,
         }
+        return out | {"unknown": True} if self.unknown else out
 
 
 @dataclass
@@ -101,6 +108,16 @@ class Report:
     @property
     def blocks(self) -> list[Record]:
         return [r for r in self.records if r.kind == "block"]
+
+    @property
+    def unknown_layers(self) -> list[str]:
+        """Paths of the opaque layers (ops archcalc does not know): their counts are unknown."""
+        return [r.path for r in self.records if r.kind == "layer" and r.unknown]
+
+    @property
+    def partial(self) -> bool:
+        """Whether the totals leave out unknown counts (params, buffers, MACs, connections)."""
+        return any(r.unknown for r in self.records)
 
     def __getitem__(self, path: str) -> Record:
         if self._index is None:
@@ -153,6 +170,7 @@ class Report:
             "layers": [r.to_dict() for r in self.layers],
             "blocks": [{**r.to_dict(), "depth": r.depth} for r in self.blocks],
             "totals": self.totals.to_dict(),
+            **({"partial": True, "unknown_layers": self.unknown_layers} if self.partial else {}),
         }
 
 

@@ -32,6 +32,7 @@ from archcalc.graph.interp import Interpreter
 from archcalc.graph.ir import IN, GNode, Graph
 from archcalc.ops import OPS
 from archcalc.ops.conv import pads
+from archcalc.ops.opaque import OPAQUE, refusal
 
 F = Fraction
 
@@ -237,6 +238,11 @@ class _Largest:
     def field(self) -> Field:
         assert self.best is not None
         return Field(self.best.h, self.best.w, self.exact, self.path if self.count > 1 else "", self.best.hw)
+
+
+@rf_rule(OPAQUE, any_layout=True)
+def _opaque(a: dict[str, Any], rec: Record, f: Field) -> Field:
+    raise ArchcalcError(refusal("rf", a["what"], "receptive field"))
 
 
 @rf_rule("concat", "add", "mul", any_layout=True)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 HOLDS, HOLDS_AS_MACS, FAILS = "holds", "holds as MACs", "FAILS"
+UNDECIDED = "cannot be decided"  # the quantity sums layers archcalc does not know (a partial report)
+_UNKNOWN_QUANTITIES = ("params", "trainable_params", "buffers", "connections", "macs", "flops")
 _NUMERIC = [q for q in BASE_QUANTITIES if q != "output_shape"]
 
 
@@ -34,7 +36,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.verdict != FAILS
+        return self.verdict in (HOLDS, HOLDS_AS_MACS)
 
     @property
     def actual_text(self) -> str:
@@ -42,6 +44,8 @@ class Result:
             return shape_text(self.actual)
         if isinstance(self.actual, Fraction):
             return f"{ratio_decimal(self.actual)}x"
+        if self.verdict == UNDECIDED:
+            return f"{self.actual:,} + ?"
         exact = f"{self.actual:,}"
         alike = self.claim.figure.alike(self.actual)
         return exact if alike == exact else f"{alike} ({exact})"
@@ -141,6 +145,15 @@ class _Scope:
             total = int(getattr(r.totals, key))
         return mult * (total + self._input_term(key))
 
+    def unknown_in(self, q: str) -> list[str]:
+        """The unknown layers (ops archcalc does not know) whose ``q`` this claim's value would need."""
+        if q not in _UNKNOWN_QUANTITIES or not self.report.partial:
+            return []
+        if self.rec is not None:
+            inside = self.rec.path + "."
+            return [p for p in self.report.unknown_layers if p == self.rec.path or p.startswith(inside)]
+        return [x.path for x in self._layers() if x.unknown]
+
     def _sum(self, q: str, make: Callable[[], int]) -> int:
         ops = self.claim.ops
         return self.facts.once(("sum", q, None if ops is None else tuple(ops)), make)
@@ -189,6 +202,9 @@ def check_claim(report: Report | Facts, claim: Claim) -> Result:
     scope = _Scope(report if isinstance(report, Facts) else Facts(report), claim)
     fig, q = claim.figure, claim.quantity
     actual = scope.value(q)
+    unknown = scope.unknown_in(q)
+    if unknown:
+        return Result(claim, actual, UNDECIDED, _undecided(q, actual, unknown))
     if fig.holds(actual):
         return Result(claim, actual, HOLDS)
     if isinstance(actual, tuple):
@@ -209,6 +225,14 @@ def check_claim(report: Report | Facts, claim: Claim) -> Result:
         why.append(f"MACs = {fig.alike(macs)}, FLOPs = 2 x MACs = {fig.alike(flops)}; neither matches")
     why += _elsewhere(scope, claim, q)
     return Result(claim, actual, FAILS, "; ".join(why), scope.derivation(q))
+
+
+def _undecided(q: str, known: Any, unknown: list[str]) -> str:
+    shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
+    return (
+        f"partial: {len(unknown)} layer(s) are ops archcalc does not know ({shown}); their {q} is unknown, "
+        f"the known layers give {known:,}"
+    )
 
 
 def _elsewhere(scope: _Scope, claim: Claim, q: str) -> list[str]:
@@ -269,6 +293,11 @@ def _at_size(r: Result) -> Result:
 def check_ratio(top: Facts, bottom: Facts, claim: Claim) -> Result:
     """quantity(input) / quantity(ratio_to), exactly; the verdict names both sizes, values and the convention."""
     q = claim.quantity
+    for facts in (top, bottom):
+        unknown = _Scope(facts, claim).unknown_in(q)
+        if unknown:
+            known = _Scope(facts, claim).value(q)
+            return Result(claim, known, UNDECIDED, f"at {_size(facts.report)}: " + _undecided(q, known, unknown))
     a, b = _Scope(top, claim).value(q), _Scope(bottom, claim).value(q)
     if not isinstance(a, int) or not isinstance(b, int):
         raise ArchcalcError(f"a ratio needs a number, and '{q}' is a shape")

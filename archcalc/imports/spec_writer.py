@@ -99,9 +99,10 @@ def _spec_name(name: str) -> str:
 
 def _check_unknown(g: ImportedGraph, allow: bool) -> None:
     bad = [n for n in g.nodes if n.op == UNKNOWN]
-    if bad:  # allow: an 'opaque' op with unknown counts is not there yet (docs/import.md, Unknown ops)
+    if bad and not allow:  # allowed: each is an 'opaque' layer with unknown counts (ops/opaque.py)
         shown = ", ".join(f"{n.source} at '{n.path}'" for n in bad[:20]) + (", ..." if len(bad) > 20 else "")
-        raise ArchcalcError(f"{len(bad)} unsupported op(s): {shown}", file=g.origin)
+        hint = " (--allow-unknown shows the rest with these counts as '?')"
+        raise ArchcalcError(f"{len(bad)} unsupported op(s): {shown}{hint}", file=g.origin)
 
 
 def _check_shared(g: ImportedGraph) -> None:
@@ -180,7 +181,7 @@ class _Writer:
         else:
             entry |= {"op": node.op, **_args(node)}
         many = node.op in OPS and OPS[node.op].many_inputs
-        if many:
+        if many or (node.op == UNKNOWN and len(node.inputs) > 1):
             entry["from"] = [self.ref(p) for p in node.inputs]
         elif node.inputs and node.inputs[:1] != [prev]:
             entry["from"] = self.ref(node.inputs[0])

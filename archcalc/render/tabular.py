@@ -52,6 +52,23 @@ def n(value: int) -> str:
     return f"{value:,}"
 
 
+UNKNOWN = "?"  # the count of an op archcalc does not know (an opaque layer), and of every subtotal above it
+
+
+def known_part(value: int) -> str:
+    """A partial total: the known layers' sum plus the unknown ones."""
+    return f"{value:,} + ?"
+
+
+def partial_text(report: Report) -> str:
+    """' | partial: 2 layers unknown (sub, up)' for a report with opaque layers, else ''."""
+    paths = report.unknown_layers
+    if not paths:
+        return ""
+    shown = ", ".join(paths[:10]) + (", ..." if len(paths) > 10 else "")
+    return f" | partial: {len(paths)} layer{'s' if len(paths) != 1 else ''} unknown ({shown})"
+
+
 LAYER_COLUMNS = ("layer", "op", "kernel/stride/pad", "output", "params", "connections", "MACs")
 LAYER_HINT = "(see --columns, --no-bars)"
 
@@ -89,14 +106,14 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
             continue
         # a flat container's layers sit on its own level (module levels), so it is never a subtotal row
         counted = not (rec.kind == "block" and (depth is None or rec.depth < depth or rec.flat))
-        bars["params"].append(rec.counts.params if counted else None)
-        bars["MACs"].append(rec.counts.macs if counted else None)
+        bars["params"].append(rec.counts.params if counted and not rec.unknown else None)
+        bars["MACs"].append(rec.counts.macs if counted and not rec.unknown else None)
         if not counted:
             row = [rec.path, rec.op, "", shape_text(rec.output_shape), "", "", ""]
         else:
             c = rec.counts
             row = [rec.path, rec.op, summary_text(rec), shape_text(rec.output_shape)]
-            row += [n(c.params), n(c.connections), n(c.macs)]
+            row += [UNKNOWN if rec.unknown else n(v) for v in (c.params, c.connections, c.macs)]
             if rec.kind == "block":
                 bold.add(len(rows))
         # an expanded block gets no number in any numeric column, so each column still sums to its total
@@ -105,11 +122,13 @@ def layer_grid(report: Report, depth: int | None = None, extra: tuple[Column, ..
         depths.append(rec.depth)
         paths.append(rec.path)
     t = report.totals
-    footer = ["total", "", "", shape_text(report.output_shape), n(t.params), n(t.connections), n(t.macs)]
+    k = known_part if report.partial else n
+    label = "total (partial)" if report.partial else "total"
+    footer = [label, "", "", shape_text(report.output_shape), k(t.params), k(t.connections), k(t.macs)]
     caption = (
-        f"input {shape_text(report.input)} | params {n(t.params)} (trainable {n(t.trainable_params)}, "
-        f"buffers {n(t.buffers)}) | MACs {n(t.macs)} (2 x MACs = {n(t.flops)}) | "
-        f"activations {n(t.activations)}"
+        f"input {shape_text(report.input)} | params {k(t.params)} (trainable {k(t.trainable_params)}, "
+        f"buffers {k(t.buffers)}) | MACs {k(t.macs)} (2 x MACs = {k(t.flops)}) | "
+        f"activations {n(t.activations)}" + partial_text(report)
     )
     numeric = {4, 5, 6} | {len(LAYER_COLUMNS) + i for i, col in enumerate(extra) if col.numeric}
     footer += ["" if col.total is None else cell(col.total) for col in extra]

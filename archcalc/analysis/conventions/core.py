@@ -52,6 +52,10 @@ class Convention:
     live_only: bool = False
     step: dict[str, StepRule] = field(default_factory=dict)  # op -> its rule given the layer's Grad
 
+    def __post_init__(self) -> None:
+        # an op archcalc does not know has no count in any convention (its MACs are unknown, not 0)
+        self.refused.setdefault("opaque", "an op archcalc does not know: its count is unknown")
+
     def rule(self, op: str) -> CountRule | StepRule | str | None:
         """The op's rule, or the reason it counts 0, or None (refused or unknown)."""
         if op in self.step:

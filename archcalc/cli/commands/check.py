@@ -27,7 +27,7 @@ def check_cmd(files: tuple[str, ...], fmt: Fmt) -> None:
       archcalc check examples/claims/*.yaml --format markdown
     """
     from archcalc.claims.claimsfile import load_claims
-    from archcalc.claims.verdict import check_file
+    from archcalc.claims.verdict import UNDECIDED, check_file
     from archcalc.render.tabular import Grid
 
     results = []
@@ -35,8 +35,11 @@ def check_cmd(files: tuple[str, ...], fmt: Fmt) -> None:
         results += check_file(load_claims(path))
     rows = [[str(i), r.claim.text, r.claim.figure.text, r.actual_text, r.verdict] for i, r in enumerate(results, 1)]
     failed = sum(not r.ok for r in results)
+    undecided = sum(r.verdict == UNDECIDED for r in results)
     grid = Grid("claims", ["#", "claim", "claimed", "actual", "verdict"], rows, {0})
-    grid.caption = f"{len(results) - failed} of {len(results)} claims hold" + (f", {failed} fail" if failed else "")
+    fails = failed - undecided
+    grid.caption = f"{len(results) - failed} of {len(results)} claims hold" + (f", {fails} fail" if fails else "")
+    grid.caption += f", {undecided} cannot be decided (partial: unknown ops)" if undecided else ""
     data: dict[str, Any] = {"holds": not failed, "results": [r.to_dict() for r in results]}
     if fmt is Fmt.rich:
         _rich(grid, results)

@@ -186,8 +186,27 @@ class Command(click.Command):
 
 
 def command(name: str) -> Callable[[Callable[..., Any]], Command]:
-    """``@command("table")``: the function's docstring is its --help text."""
-    return click.command(name, cls=Command)
+    """``@command("table")``: the function's docstring is its --help text. Commands that read a model also
+    take ``--allow-unknown``."""
+    make = click.command(name, cls=Command)
+    if name in ("list", "schema"):
+        return make
+    return lambda f: make(_allow_unknown_opt(f))
+
+
+def _set_allow_unknown(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    from archcalc.imports.torchload import ALLOW_UNKNOWN  # no torch: the flag is read where a module is loaded
+
+    ALLOW_UNKNOWN.set(bool(value))  # set either way, so one process running two commands does not keep it
+
+
+_allow_unknown_opt = click.option(
+    "--allow-unknown",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_allow_unknown,
+    help="import ops archcalc does not know as opaque layers: their counts show '?', totals are partial",
+)
 
 
 def argument(name: str, doc: str, *, label: str = "<str>", **attrs: Any) -> Decorator:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -10,6 +10,7 @@ from archcalc.cli.commands.common import Fmt, argument, command, emit, fmt_opt, 
 
 if TYPE_CHECKING:
     from archcalc.analysis.compare import Comparison, Stage
+    from archcalc.analysis.report import Report
     from archcalc.render.tabular import Grid
 
 TOTAL_ROWS = (
@@ -57,7 +58,28 @@ def compare_cmd(specs: tuple[str, ...], input: str | None, set: list[str] | None
         raise ArchcalcError("compare needs at least two specs")
     sets = parse_sets(set or [])
     cmp = compare([analyze(s, input, sets) for s in specs])
-    emit([totals_grid(cmp), stages_grid(cmp)], fmt, cmp.to_dict())
+    emit([totals_grid(cmp), stages_grid(cmp)], fmt, _marked(cmp))
+
+
+_UNKNOWN_TOTALS = ("params", "trainable_params", "buffers", "connections", "macs", "flops")
+
+
+def _marked(cmp: Comparison) -> dict[str, Any]:
+    """The JSON with partial networks (ops archcalc does not know) marked, and their ratios of unknown totals null."""
+    data = cmp.to_dict()
+    partial = [r.partial for r in cmp.reports]
+    for net, rep in zip(data["networks"], cmp.reports, strict=True):
+        if rep.partial:
+            net |= {"partial": True, "unknown_layers": rep.unknown_layers}
+        if rep.partial or partial[0]:
+            net["ratios"] |= dict.fromkeys(_UNKNOWN_TOTALS)
+    return data
+
+
+def _value(rep: Report, key: str, v: int) -> str:
+    from archcalc.render.tabular import known_part, n
+
+    return known_part(v) if rep.partial and key in _UNKNOWN_TOTALS else n(v)
 
 
 def _ratio_text(value: int, base: int) -> str:
@@ -68,7 +90,7 @@ def _ratio_text(value: int, base: int) -> str:
 
 def totals_grid(cmp: Comparison) -> Grid:
     from archcalc.analysis.compare import total
-    from archcalc.render.tabular import Grid, n, shape_text
+    from archcalc.render.tabular import Grid, n, partial_text, shape_text
 
     others = cmp.names[1:]
     cols = ["quantity", *cmp.names, *(f"{o} / {cmp.names[0]}" for o in others)]
@@ -84,15 +106,27 @@ def totals_grid(cmp: Comparison) -> Grid:
     ]
     for label, key in TOTAL_ROWS:
         vals = [total(r.totals, key) for r in reps]
-        rows.append([label, *(n(v) for v in vals), *(_ratio_text(v, vals[0]) for v in vals[1:])])
+        unknown = [r.partial and key in _UNKNOWN_TOTALS for r in reps]
+        ratios = [
+            "?" if u or unknown[0] else _ratio_text(v, vals[0]) for v, u in zip(vals[1:], unknown[1:], strict=True)
+        ]
+        rows.append([label, *(_value(r, key, v) for r, v in zip(reps, vals, strict=True)), *ratios])
     numeric = set(range(1, len(cols)))
     caption = "ratios are to the first network; MACs = multiply-accumulates of conv/linear layers, bias excluded"
+    parts = zip(cmp.names, reps, strict=True)
+    caption += "".join(f"; {name}: {partial_text(r).removeprefix(' | ')}" for name, r in parts if r.partial)
     return Grid("totals: " + " vs ".join(cmp.names), cols, rows, numeric, caption=caption)
+
+
+def _stage_ratio(m: int | None, base: int | None) -> str:
+    if m is None or base is None:
+        return "-"
+    return "?" if m < 0 or base < 0 else _ratio_text(m, base)  # -1: a stage holding an unknown layer
 
 
 def stages_grid(cmp: Comparison) -> Grid:
     from archcalc.analysis.compare import ALIGNMENT
-    from archcalc.render.tabular import Grid, n
+    from archcalc.render.tabular import Grid, known_part, n
 
     cols, numeric = ["stage"], set()
     for name in cmp.names:
@@ -106,13 +140,15 @@ def stages_grid(cmp: Comparison) -> Grid:
     bars: dict[str, list[int | None]] = {f"{m} · {name}": [] for m in ("params", "MACs") for name in cmp.names}
     for key in cmp.keys:
         row, macs = [key], []
-        for name, st in zip(cmp.names, cmp.stages, strict=True):
+        for name, st, rep in zip(cmp.names, cmp.stages, cmp.reports, strict=True):
             s = st.get(key)
-            row += [_layer_text(s), n(s.counts.params), n(s.counts.macs)] if s else ["-", "-", "-"]
-            macs.append(s.counts.macs if s else None)
-            bars[f"params · {name}"].append(s.counts.params if s else None)
-            bars[f"MACs · {name}"].append(s.counts.macs if s else None)
-        row += [_ratio_text(m, macs[0]) if m is not None and macs[0] is not None else "-" for m in macs[1:]]
+            unknown = s is not None and bool(set(s.paths) & set(rep.unknown_layers))
+            k = known_part if unknown else n
+            row += [_layer_text(s), k(s.counts.params), k(s.counts.macs)] if s else ["-", "-", "-"]
+            macs.append(None if s is None else -1 if unknown else s.counts.macs)
+            bars[f"params · {name}"].append(s.counts.params if s and not unknown else None)
+            bars[f"MACs · {name}"].append(s.counts.macs if s and not unknown else None)
+        row += [_stage_ratio(m, macs[0]) for m in macs[1:]]
         rows.append(row)
     grid = Grid("stages: " + " vs ".join(cmp.names), cols, rows, numeric, caption=ALIGNMENT)
     grid.bars, grid.bar_columns = bars, False

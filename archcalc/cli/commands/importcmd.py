@@ -31,8 +31,9 @@ def import_cmd(target: str, input: str | None, out: Path | None) -> None:
       archcalc import ./examples/usernet.py:Net@3x32x32
     """
     from archcalc.imports import spec_writer
+    from archcalc.imports.torchload import ALLOW_UNKNOWN
 
-    text = spec_writer.to_yaml(_graph(target, input), fold=True)
+    text = spec_writer.to_yaml(_graph(target, input), ALLOW_UNKNOWN.get(), fold=True)
     if out is None:
         click.echo(text, nl=False)
         return

@@ -42,22 +42,23 @@ def memory_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt, dt
     from archcalc.analysis.memory import human, model_memory
     from archcalc.analysis.records import analyze
     from archcalc.frontend.spec import parse_sets
-    from archcalc.render.tabular import Grid, n
+    from archcalc.render.tabular import Grid, n, partial_text
 
     sets = parse_sets(set or [])
     report = analyze(spec, input, sets)
     mem = model_memory(spec, report, dtype.value, batch, sets)
     rows = [[m.path, m.op, n(m.elements), n(m.bytes), "shares input" if m.alias else ""] for m in mem.layers]
+    q = " + ?" if report.partial else ""  # the params and buffers of unknown layers are not in these sums
     caption = " | ".join(
         [
-            f"params {human(mem.param_bytes)} + buffers {human(mem.buffer_bytes)}",
-            f"inference peak {human(mem.inference_peak_bytes)} (params + buffers + input + "
+            f"params {human(mem.param_bytes)}{q} + buffers {human(mem.buffer_bytes)}{q}",
+            f"inference peak {human(mem.inference_peak_bytes)}{q} (params + buffers + input + "
             f"largest live activations {human(mem.peak_activation_bytes)})",
-            f"training, SGD momentum {human(mem.training_bytes['sgd_momentum'])}, "
-            f"Adam {human(mem.training_bytes['adam'])} (saved activations "
-            f"{human(mem.saved_activation_bytes)}, gradients {human(mem.gradient_bytes)})",
+            f"training, SGD momentum {human(mem.training_bytes['sgd_momentum'])}{q}, "
+            f"Adam {human(mem.training_bytes['adam'])}{q} (saved activations "
+            f"{human(mem.saved_activation_bytes)}, gradients {human(mem.gradient_bytes)}{q})",
         ]
-    )
+    ) + partial_text(report)
     grid = Grid(
         f"{report.model}: memory, {dtype.value}, batch {batch}",
         ["layer", "op", "activations", "bytes", "note"],
@@ -72,4 +73,5 @@ def memory_cmd(spec: str, input: str | None, set: list[str] | None, fmt: Fmt, dt
         ],
         caption=caption,
     )
-    emit(grid, fmt, {"model": report.model, "input": list(report.input), **mem.to_dict()})
+    partial = {"partial": True, "unknown_layers": report.unknown_layers} if report.partial else {}
+    emit(grid, fmt, {"model": report.model, "input": list(report.input), **mem.to_dict(), **partial})
