@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -19,6 +20,7 @@ torch = pytest.importorskip("torch")
 from archcalc.cli.app import main  # noqa: E402
 from archcalc.imports.torchload import ALLOW_UNKNOWN  # noqa: E402
 from archcalc.testing import assert_counts  # noqa: E402
+from tests.test_json_schema import schema  # noqa: E402
 
 MODELS = Path(__file__).parent / "data" / "usermodels.py"
 UNKNOWN = f"{MODELS}:Unknown"
@@ -66,6 +68,7 @@ def test_json_partial_and_known_counts(capsys: pytest.CaptureFixture[str]) -> No
     code, out, err = run(capsys, "table", UNKNOWN, *INPUT, "--allow-unknown", "--format", "json")
     assert code == 0, err
     data: dict[str, Any] = json.loads(out)
+    jsonschema.validate(data, schema("table"))
     assert data["partial"] is True and data["unknown_layers"] == ["sub", "up"]
     layers = {r["path"]: r for r in data["layers"]}
     assert layers["up"]["output_shape"] == [4, 16, 16] and layers["up"]["unknown"] is True
@@ -86,6 +89,7 @@ def test_check_on_a_partial_total_cannot_be_decided(tmp_path: Path, capsys: pyte
     )
     code, out, err = run(capsys, "check", str(claims), "--allow-unknown", "--format", "json")
     assert code == 1, err  # an undecided claim does not pass
+    jsonschema.validate(json.loads(out), schema("check"))
     verdicts = [(r["verdict"], r["holds"]) for r in json.loads(out)["results"]]
     assert verdicts == [("cannot be decided", False), ("holds", True), ("holds", True)]
     assert "sub, up" in json.loads(out)["results"][0]["why"]
@@ -128,7 +132,23 @@ def test_onnx_unknown_op_with_allow_unknown(tmp_path: Path, capsys: pytest.Captu
 def test_compare_marks_partial_totals(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "compare", UNKNOWN, UNKNOWN, *INPUT, "--allow-unknown", "--format", "json")
     assert code == 0, err
+    jsonschema.validate(json.loads(out), schema("compare"))
     net = json.loads(out)["networks"][1]
     assert net["partial"] is True and net["unknown_layers"] == ["sub", "up"]
     assert net["ratios"]["macs"] is None and net["ratios"]["activations"] == 1.0
     assert net["totals"]["macs"] == CONV_MACS + HEAD_MACS
+
+
+def test_an_imported_opaque_layer_holds_only_at_its_captured_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "unknown.yaml"
+    code, _, err = run(capsys, "import", UNKNOWN, *INPUT, "--allow-unknown", "-o", str(spec))
+    assert code == 0, err
+    code, out, err = run(capsys, "memory", str(spec), "--format", "json")
+    assert code == 0, err
+    jsonschema.validate(json.loads(out), schema("memory"))
+    assert json.loads(out)["unknown_layers"] == ["sub", "up"]
+    code, out, err = run(capsys, "table", str(spec), "--input", "3x16x16")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "known only at the input it was captured at (4x8x8), not at 4x16x16" in err

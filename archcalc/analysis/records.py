@@ -113,7 +113,7 @@ def bus_shape(graph: Graph, node: GNode, env: Sequence[Shape | None], args: Sequ
 def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, tuple[int, ...]]:
     """Run a layer's op rule: its output shape and the Counts values in field order."""
     opdef = OPS[node.op]
-    if node.op == OPAQUE:  # any inputs: its shape is the captured one
+    if node.op == OPAQUE:  # any inputs: its shape is the captured one (its rule checks the first)
         xs = xs[:1]
     if opdef.many_inputs and len(xs) < 2:
         raise located(graph, node, ArchcalcError(f"{node.op} needs 'from' with two or more layers"))

@@ -147,6 +147,7 @@ class _Writer:
 
     def __init__(self, g: ImportedGraph) -> None:
         self.g = g
+        self.shapes = {NET_INPUT: g.input, **{n.path: n.shape for n in g.nodes}}
         self.scopes: list[tuple[str, str, set[str]]] = []  # (container path, its input producer, names so far)
 
     def entries(self, tree: _Tree, out: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
@@ -178,6 +179,8 @@ class _Writer:
         entry: dict[str, Any] = {"name": node.path.rpartition(".")[2]}
         if node.op == UNKNOWN:
             entry |= {"op": "opaque", "shape": list(node.shape), "what": node.source}
+            if node.inputs:  # its output is known only at this input: a sweep or a size search stops there
+                entry["input_shape"] = list(self.shapes[node.inputs[0]])
         else:
             entry |= {"op": node.op, **_args(node)}
         many = node.op in OPS and OPS[node.op].many_inputs

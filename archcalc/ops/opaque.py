@@ -11,7 +11,7 @@ from typing import Any
 
 from archcalc.errors import ArchcalcError, ShapeError, describe
 from archcalc.frontend.argtypes import Arg, ArgError, ArgType, text
-from archcalc.ops.registry import Args, Out, Shape, declare
+from archcalc.ops.registry import Args, Out, Shape, declare, fmt_shape
 
 OPAQUE = "opaque"
 
@@ -43,6 +43,7 @@ def _no_build(k: Any, a: Args, rec: Any) -> Any:
     {
         "shape": Arg(SHAPE, doc="the output shape the import captured, batch excluded"),
         "what": Arg(ArgType("text", text, {"type": "string"}), doc="what the op was in the source (nn.Upsample)"),
+        "input_shape": Arg(SHAPE, None, doc="the shape of its (first) input when captured: at any other, it stops"),
     },
     summary=lambda a: a["what"],
     build=_no_build,
@@ -53,5 +54,12 @@ def opaque(a: Args, x: Any, m: Any) -> Out:
     is partial. Allowed in any spec; a hand-written one means "I do not know what this costs"."""
     if m.symbolic:  # a formula would show 0 as if it were exact
         raise ShapeError(refusal("formula", a["what"], "formula"))
+    seen = a["input_shape"]
+    got = tuple(int(d) for d in (x[0] if isinstance(x, list) else x))
+    if seen is not None and got != tuple(seen):  # not a ShapeError: a size search must not read it as "too small"
+        raise ArchcalcError(
+            f"{a['what']} is an op archcalc does not know: its output is known only at the input it was captured "
+            f"at ({fmt_shape(tuple(seen))}), not at {fmt_shape(got)}"
+        )
     shape: Shape = tuple(a["shape"])
     return Out(shape=shape)
