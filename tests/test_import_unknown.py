@@ -152,3 +152,11 @@ def test_an_imported_opaque_layer_holds_only_at_its_captured_input(
     code, out, err = run(capsys, "table", str(spec), "--input", "3x16x16")
     assert (code, out) == (2, "") and err.count("\n") == 1
     assert "known only at the input it was captured at (4x8x8), not at 4x16x16" in err
+
+
+def test_html_page_marks_partial(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "table", UNKNOWN, *INPUT, "--allow-unknown", "--format", "html")
+    assert code == 0, err
+    assert "partial: 2 layers unknown (sub, up)" in out
+    assert f"MACs {CONV_MACS + HEAD_MACS:,} + ?" in out  # the summary line and the drawing's caption
+    assert "nn.Upsample: an op archcalc does not know; its counts are unknown" in out  # no derivation for it

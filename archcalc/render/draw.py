@@ -53,7 +53,8 @@ def draw(report: Report, style: str | None = None, depth: int | None = None, col
         )
     style = style or ("maps" if chain else "graph")
     t = report.totals
-    caption = f"params {t.params:,} · MACs {t.macs:,} · activations {t.activations:,}"
+    q = " + ?" if report.partial else ""  # ops archcalc does not know: their counts are not in these sums
+    caption = f"params {t.params:,}{q} · MACs {t.macs:,}{q} · activations {t.activations:,}"
     title = f"{report.model}: {report.title}"
     if style == "maps":
         sheets = place_maps(whole.boxes, edges)

@@ -236,6 +236,8 @@ class LineMaker:
         from archcalc.render.tabular import shape_text
 
         first = f"{rec.name} · {rec.block or rec.op}"
+        if rec.unknown:  # holds an op archcalc does not know: its sums are unknown
+            return (first, f"{shape_text(rec.output_shape)} · ? p · ? MACs")
         return (first, f"{shape_text(rec.output_shape)} · {short(rec.counts.params)} p · {short(rec.counts.macs)} MACs")
 
 

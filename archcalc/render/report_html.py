@@ -122,6 +122,9 @@ def derivations(report: Report, paths: list[str], spec: str) -> dict[str, str]:
                 f"{shlex.quote(path)} writes them out)"
             )
             continue
+        if rec.unknown:  # an op archcalc does not know has no derivation
+            out[path] = f"{path}  {rec.op} {rec.args['what']}: an op archcalc does not know; its counts are unknown"
+            continue
         d = explain_layer(rec)
         d.derived[:0] = _enclosing(report, rec)
         out[path] = derivation_text(d)
