@@ -12,6 +12,7 @@ from typing import Any
 from archcalc.errors import ArchcalcError, ShapeError, describe
 from archcalc.frontend.argtypes import Arg, ArgError, ArgType, text
 from archcalc.ops.registry import Args, Out, Shape, declare, fmt_shape
+from archcalc.ops.symbolic import FastMath
 
 OPAQUE = "opaque"
 
@@ -52,8 +53,8 @@ def opaque(a: Args, x: Any, m: Any) -> Out:
     """An op archcalc has no rule for (written by ``archcalc import --allow-unknown``): its output has the
     captured ``shape``; its params, buffers, MACs and connections are unknown ("?"), so every total above it
     is partial. Allowed in any spec; a hand-written one means "I do not know what this costs"."""
-    if m.symbolic:  # a formula would show 0 as if it were exact
-        raise ShapeError(refusal("formula", a["what"], "formula"))
+    if m.symbolic or not isinstance(m, FastMath):  # explain or formula: they would show 0 as if it were exact
+        raise ShapeError(f"{a['what']} is an op archcalc does not know: it has no formula, its counts are unknown")
     seen = a["input_shape"]
     got = tuple(int(d) for d in (x[0] if isinstance(x, list) else x))
     if seen is not None and got != tuple(seen):  # not a ShapeError: a size search must not read it as "too small"
