@@ -101,6 +101,8 @@ def test_passes_that_need_a_number_refuse_in_one_line(capsys: pytest.CaptureFixt
     assert "layer 'sub': rf: an op archcalc does not know (sub); its receptive field is unknown" in err
     code, out, err = run(capsys, "flops", UNKNOWN, *INPUT, "--allow-unknown")
     assert (code, out) == (2, "") and err.count("\n") == 1 and "its count is unknown" in err
+    code, out, err = run(capsys, "sweep", f"{UNKNOWN}@3x8x8", "--input", "8:16:8", "--allow-unknown")
+    assert (code, out) == (2, "") and "sweep: 2 layer(s) are ops archcalc does not know (sub, up)" in err
     code, out, err = run(capsys, "formula", f"{UNKNOWN}@3x8x8", "--allow-unknown")
     assert (code, out) == (2, "") and err.count("\n") == 1
     assert "layer 'sub': sub is an op archcalc does not know: it has no formula, its counts are unknown" in err

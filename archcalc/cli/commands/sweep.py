@@ -80,6 +80,7 @@ def sweep_cmd(
     if plot is not None:
         check_path(plot)
     plan = SizePlan(spec, parse_sets(set or []))
+    _refuse_partial(plan)
     points = _run(plan, sizes, dtype.value, batch)
     emit(
         _grid(plan, points, fmt),
@@ -90,6 +91,21 @@ def sweep_cmd(
         from archcalc.render.plot import sweep_plot
 
         sweep_plot(points, plot, f"{plan.spec.name}: cost against input size ({dtype.value}, batch {batch})")
+
+
+def _refuse_partial(plan: SizePlan) -> None:
+    """Ops archcalc does not know (--allow-unknown) have no MACs or memory at any size: no row would be exact."""
+    from archcalc.analysis.records import analyze
+    from archcalc.errors import ArchcalcError
+
+    report = analyze(plan.spec, None, plan.sets)
+    if report.partial:
+        paths = ", ".join(report.unknown_layers[:10])
+        raise ArchcalcError(
+            f"sweep: {len(report.unknown_layers)} layer(s) are ops archcalc does not know ({paths}); "
+            "their MACs and memory are unknown at every size",
+            file=report.file,
+        )
 
 
 def _run(plan: SizePlan, sizes: list[int], dtype: str, batch: int) -> list[Point]:
