@@ -131,7 +131,7 @@ def test_shufflenet_channel_shuffle(tmp_path: Path) -> None:
     [
         (["lenet5"], "give --onnx FILE, --torchscript FILE or both"),
         (["lenet5", "--torchscript", "x.pt", "--dynamic"], "--dynamic and --keep-bn apply to --onnx"),
-        (["lenet5", "--onnx", "README.md/x.onnx"], "README.md/x.onnx: cannot create its folder"),
+        (["lenet5", "--onnx", "README.md/x.onnx"], "README.md/x.onnx: README.md is not a folder"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,6 +42,14 @@ class Fmt(str, Enum):
     html = "html"
 
 
+class TextFmt(str, Enum):
+    """The formats of a command whose text is not a table (formula, minsize)."""
+
+    text = "text"
+    json = "json"
+    html = "html"
+
+
 # click >= 8.4 types ParamType by its value (ParamType[int]); older releases cannot be subscripted at run time.
 class EnumType(click.ParamType, Generic[E]):  # type: ignore[type-arg]
     """An Enum member by its value (case-sensitive); a wrong value lists the allowed ones."""

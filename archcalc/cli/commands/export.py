@@ -55,6 +55,8 @@ def export_cmd(
         raise click.UsageError("--dynamic and --keep-bn apply to --onnx")
     for path in (onnx_path, ts_path):
         if path is not None:  # missing folders are created, as draw, import and --plot do
+            if path.parent.exists() and not path.parent.is_dir():
+                raise ArchcalcError(f"{path.parent} is not a folder", file=str(path))
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as err:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import click
 
-from archcalc.cli.commands.common import choice, command, set_opt, spec_arg
-
-
-class FormulaFmt(str, Enum):
-    text = "text"
-    json = "json"
-    html = "html"
+from archcalc.cli.commands.common import TextFmt, choice, command, set_opt, spec_arg
 
 
 @command("formula")
 @spec_arg
 @set_opt
-@choice("--format", "-f", "fmt", enum=FormulaFmt, default="text", help="output format")
-def formula_cmd(spec: str, set: list[str] | None, fmt: FormulaFmt) -> None:
+@choice("--format", "-f", "fmt", enum=TextFmt, default="text", help="output format")
+def formula_cmd(spec: str, set: list[str] | None, fmt: TextFmt) -> None:
     """Output shape, params, MACs and activations as exact functions of the input's H and W.
 
     Each layer's own rule runs again on symbols: every floor division is named once, stage by
@@ -42,9 +34,9 @@ def formula_cmd(spec: str, set: list[str] | None, fmt: FormulaFmt) -> None:
     from archcalc.render.tabular import to_json
 
     f = formula(spec, parse_sets(set or []))
-    if fmt is FormulaFmt.json:
+    if fmt is TextFmt.json:
         click.echo(to_json(formula_text.to_data(f)), nl=False)
-    elif fmt is FormulaFmt.html:
+    elif fmt is TextFmt.html:
         from archcalc.render.html import to_html
 
         grids = formula_text.to_grids(f)

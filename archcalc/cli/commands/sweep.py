@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +12,7 @@ from archcalc.cli.commands.common import (
     TEXT,
     DType,
     Fmt,
+    TextFmt,
     batch_opt,
     choice,
     command,
@@ -139,21 +139,15 @@ def _grid(plan: SizePlan, points: list[Point], fmt: Fmt) -> Grid:
     return Grid(f"{plan.spec.name}: sweep", cols, rows, {2, 3, 4, 5})
 
 
-class TextOrJson(str, Enum):
-    text = "text"
-    json = "json"
-    html = "html"
-
-
 @command("minsize")
 @spec_arg
 @input_opt
 @set_opt
-@choice("--format", "-f", "fmt", enum=TextOrJson, default="text", help="output format")
+@choice("--format", "-f", "fmt", enum=TextFmt, default="text", help="output format")
 @click.option(
     "--limit", type=INT, default=4096, show_default=True, metavar="<int>", help="largest size tried (at most 10,000)"
 )
-def minsize_cmd(spec: str, input: str | None, set: list[str] | None, fmt: TextOrJson, limit: int) -> None:
+def minsize_cmd(spec: str, input: str | None, set: list[str] | None, fmt: TextFmt, limit: int) -> None:
     """Smallest input for which every layer has a positive output: square, and per axis (the other axis
     at the input's size: the spec's, or --input's, which also gives the channels), with the layer that
     fails first just below. Pure math.
@@ -171,11 +165,11 @@ def minsize_cmd(spec: str, input: str | None, set: list[str] | None, fmt: TextOr
 
     plan = SizePlan(spec, parse_sets(set or []))
     m = min_size(plan, limit, base=None if input is None else parse_input(input))
-    if fmt is TextOrJson.json:
+    if fmt is TextFmt.json:
         sys.stdout.write(to_json(min_size_json(plan, m, limit)))
         return
     c, h, w = m.base
-    if fmt is TextOrJson.html:
+    if fmt is TextFmt.html:
         from archcalc.render.html import to_html
         from archcalc.render.tabular import Grid
 
