@@ -4,6 +4,7 @@ torch's scope names as layer paths, one node per layer (see onnxin.py for the en
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +30,9 @@ def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.M
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:  # protobuf's DecodeError and kin: the file is not a model
         raise ArchcalcError(f"not an ONNX model: {_line(err)}", file=origin) from None
-    try:
-        onnx.checker.check_model(model)
+    external = _external_data(model, path, origin)
+    try:  # the path form finds external data beside the file (the in-memory one looks in the cwd)
+        onnx.checker.check_model(str(path) if external else model)
     except onnx.checker.ValidationError as err:
         raise ArchcalcError(f"onnx.checker: {_line(err)}", file=origin) from None
     inputs = _activation_inputs(model)
@@ -51,6 +53,40 @@ def read_model(path: Path, origin: str, shape: tuple[int, ...] | None) -> onnx.M
         d.Clear()
         d.dim_value = size
     return _infer_folded(model, origin)
+
+
+def _external_data(model: onnx.ModelProto, path: Path, origin: str) -> bool:
+    """Whether tensors are ONNX external data (weights over 2 GB, in a file beside the .onnx). Their bytes are
+    never read, only their dims, except for constants of SMALL elements at most (shapes, axes), read in. The data
+    file must be there all the same: onnx.checker checks it, and a file without its data is incomplete."""
+    from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_tensor, uses_external_data
+
+    tensors = [t for t in all_tensors(model.graph) if uses_external_data(t)]
+    for loc in sorted({ExternalDataInfo(t).location for t in tensors}):
+        if not (path.parent / loc).is_file():
+            raise ArchcalcError(
+                f"its weights are ONNX external data in '{loc}', which is not beside it (archcalc reads only "
+                "their shapes, but onnx.checker needs the file)",
+                file=origin,
+            )
+    for t in tensors:
+        if int(np.prod(t.dims)) <= SMALL:
+            try:
+                load_external_data_for_tensor(t, str(path.parent))
+            except Exception as err:  # onnx's ValidationError, or an OSError: the data file is not the right one
+                raise ArchcalcError(f"cannot read the external data of '{t.name}': {_line(err)}", file=origin) from None
+    return bool(tensors)
+
+
+def all_tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of a graph: its initializers and the Constant values in its nodes (and subgraphs)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            yield from ([a.t] if a.HasField("t") else [])
+            yield from a.tensors
+            for g in [a.g] if a.HasField("g") else a.graphs:
+                yield from all_tensors(g)
 
 
 def _infer_folded(model: onnx.ModelProto, origin: str) -> onnx.ModelProto:

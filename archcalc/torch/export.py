@@ -4,6 +4,10 @@ ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): it need
 ``dynamic_axes`` (batch, height and width, as seed 004 exports), and is several times faster here than the
 ``torch.export`` exporter, which would also need onnxscript. In eval mode it folds each BatchNorm into the conv
 before it (as torch does by default); ``keep_bn`` exports the BatchNormalization nodes instead.
+
+Weights over protobuf's 2 GB limit for one file (regnet-y-128gf) go to one external data file beside the
+.onnx, ``<name>.onnx.data``. torch's exporter switches to external data by itself there, but writes one file
+per tensor (named after it, >1024 elements) into the .onnx's folder; ``_place`` gathers them into one.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import math
 import os
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +33,9 @@ from archcalc.torch import build_with_report
 OPSET = 20  # Gelu is one node from 20 on (LayerNormalization from 17); onnxruntime >= 1.17 runs it
 SEED = 0
 INPUT_NAME = "input"
+EXTERNAL_BYTES = 2**31 - 1  # weights above this go to one data file (protobuf's limit; a test lowers it)
+_ALIGN = 4096  # each tensor's offset in the data file is page-aligned, so that a runtime can map it
+_INLINE_BELOW = 1024  # bytes: smaller tensors (shapes, small biases) stay in the .onnx, as onnx.save_model keeps them
 
 
 @dataclass
@@ -105,28 +113,75 @@ def write_onnx(
         axes.update({n: {0: "batch"} for n in names})
     mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
     _register_channel_shuffle()
-    try:
-        with warnings.catch_warnings(), _stdout_to_null():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                model,
-                (probes[0].x,),
-                str(path),
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=names,
-                opset_version=OPSET,
-                dynamic_axes=axes,
-                training=mode,
-            )
-    except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
-        why = _first_line(err).split(" [Caused by")[0].split(" Please feel free")[0]
-        if dynamic and "adaptive" in why:
-            why += " (an adaptive pool needs a fixed input size: export without --dynamic)"
-        raise ArchcalcError(f"torch.onnx cannot export {report.model}: {why}", file=str(path)) from None
-    onnx.checker.check_model(str(path), full_check=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+        raw = Path(tmp) / path.name  # torch's own files, kept apart from the user's folder until gathered
+        try:
+            with warnings.catch_warnings(), _stdout_to_null():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    model,
+                    (probes[0].x,),
+                    str(raw),
+                    dynamo=False,
+                    input_names=[INPUT_NAME],
+                    output_names=names,
+                    opset_version=OPSET,
+                    dynamic_axes=axes,
+                    training=mode,
+                )
+        except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
+            why = _first_line(err).split(" [Caused by")[0].split(" Please feel free")[0]
+            if dynamic and "adaptive" in why:
+                why += " (an adaptive pool needs a fixed input size: export without --dynamic)"
+            raise ArchcalcError(f"torch.onnx cannot export {report.model}: {why}", file=str(path)) from None
+        data = _place(raw, path)
+    onnx.checker.check_model(str(path), full_check=True)  # the path form: it reads external data beside it
     diffs = _compare(path, model, probes, _run_onnx(path))
-    return f"wrote {path}: onnx.checker passed (opset {OPSET}); onnxruntime == torch {diffs}"
+    where = f" with its weights in {path.name}.data (ONNX external data, {_size(data)})" if data else ""
+    return f"wrote {path}{where}: onnx.checker passed (opset {OPSET}); onnxruntime == torch {diffs}"
+
+
+def _place(raw: Path, path: Path) -> int:
+    """Move torch's file ``raw`` to ``path``; when its weights pass EXTERNAL_BYTES (or torch wrote them apart),
+    every tensor of 1 KB or more goes to one data file ``<name>.data`` beside it. The data file's size, or 0."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, set_external_data, uses_external_data
+
+    from archcalc.imports.onnxread import all_tensors
+
+    data = path.with_name(path.name + ".data")
+    model = onnx.load(str(raw), load_external_data=False)
+    tensors = list(all_tensors(model.graph))
+    if not any(uses_external_data(t) for t in tensors) and sum(len(t.raw_data) for t in tensors) <= EXTERNAL_BYTES:
+        os.replace(raw, path)
+        data.unlink(missing_ok=True)  # an earlier export's, under this name: it would look like this file's
+        return 0
+    gathered = raw.with_name(data.name)
+    with gathered.open("wb") as out:
+        for t in tensors:
+            if uses_external_data(t):  # torch's one file per tensor: read, then freed (one copy on disk at most)
+                info = ExternalDataInfo(t)
+                part = raw.parent / info.location
+                with part.open("rb") as f:
+                    f.seek(int(info.offset or 0))
+                    t.raw_data = f.read(-1 if info.length is None else int(info.length))
+                part.unlink()
+            elif len(t.raw_data) < _INLINE_BELOW:
+                continue
+            out.seek(-out.tell() % _ALIGN, os.SEEK_CUR)  # the gap reads back as zeros
+            offset = out.tell()
+            out.write(t.raw_data)
+            set_external_data(t, data.name, offset, len(t.raw_data))
+            t.ClearField("raw_data")
+        size = out.tell()
+    onnx.save_model(model, str(raw))  # the graph alone now: every tensor left holds under 1 KB
+    os.replace(gathered, data)
+    os.replace(raw, path)
+    return size
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 10**8 else f"{n / 1e6:.2f} MB"
 
 
 def _run_onnx(path: Path) -> Callable[[Tensor], list[Tensor]]:
