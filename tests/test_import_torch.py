@@ -16,7 +16,6 @@ torch = pytest.importorskip("torch")
 
 from archcalc.analysis.records import analyze  # noqa: E402
 from archcalc.cli.app import main  # noqa: E402
-from archcalc.errors import ArchcalcError  # noqa: E402
 from archcalc.frontend.spec import bundled_names  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -116,9 +115,38 @@ def test_plain_sequential_with_numbered_layers() -> None:
     assert [r.path for r in report.records if r.kind == "layer"] == ["0", "1", "2", "3"]
 
 
-def test_shared_module_with_weights_is_a_clear_error() -> None:
-    with pytest.raises(ArchcalcError, match=r"'conv' with weights are called more than once"):
-        analyze(user_model("Shared"), (4, 8, 8))
+def test_shared_module_counts_its_weights_once() -> None:
+    model = user_model("Shared")
+    report = analyze(model, (4, 8, 8))
+    assert (report.totals.params, report.totals.macs) == torch_counts(model, (4, 8, 8))
+    per_call = 4 * 9 * 4 * 8 * 8  # C_in*k*k*C_out*H*W, once per call
+    assert per_layer(report) == {
+        "conv": (4 * 9 * 4 + 4, per_call, (4, 8, 8)),
+        "relu": (0, 0, (4, 8, 8)),
+        "conv_1": (0, per_call, (4, 8, 8)),
+    }
+    assert report["conv_1"].shares == "conv"
+
+
+def test_shared_block_and_head_round_trip(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Sequential called twice and a linear used by two heads: the written spec says 'shares', and the model
+    built from it loads the module's state_dict strictly and gives its outputs."""
+    from archcalc.imports.torchload import spec_of
+    from archcalc.torch import build
+
+    model = user_model("SharedDeep").eval()
+    report = analyze(model, (3, 8, 8))
+    assert (report.totals.params, report.totals.macs) == torch_counts(model, (3, 8, 8))
+    built = build(spec_of(model, (3, 8, 8), "SharedDeep")).eval()
+    built.load_state_dict(model.state_dict(), strict=True)
+    assert list(built.state_dict()) == list(model.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        for ours, theirs in zip(built(x), model(x), strict=True):
+            torch.testing.assert_close(ours, theirs)
+    code, out, err = run(capsys, "import", f"{MODELS}:SharedDeep", "--input", "3x8x8")
+    assert code == 0, err
+    assert "shares: fc" in out and "shares: '0'" in out
 
 
 def test_untraceable_forward(capsys: pytest.CaptureFixture[str]) -> None:

@@ -175,6 +175,12 @@ def explain_layer(rec: Record) -> Derivation:
         counts,
     )
     d.notes = list(dict.fromkeys(m.notes))
+    if rec.shares:  # the weights are another layer's: counted there, once; MACs count per call
+        syms = [(k, d.counts[k].sym) for k in ("params", "buffers")]
+        own = ", ".join(f"{k} {v.value:,} = {v.sym}" for k, v in syms if v.value)
+        for key in ("params", "trainable_params", "buffers"):
+            d.counts[key] = Step(key, lift(0))
+        d.notes.append(f"reuses the weights of '{rec.shares}' ({own or 'none'}), counted there once")
     d.derived = [(rec.path, x) for x in rec.derived]
     _verify(d, rec)
     return d

@@ -206,6 +206,8 @@ class FormulaPass(Interpreter[Dims]):
             acts = acts * d
         trainable = res.params if res.trainable is None else res.trainable
         values = (res.params, res.macs, acts, trainable, res.buffers)
+        if node.shares >= 0:  # its weights count at their owner (checked by the records pass)
+            values = (0, res.macs, acts, 0, 0)
         return shape, {k: self.m.lift(v) for k, v in zip(self.totals, values, strict=True)}
 
     def merge(self, node: GNode, args: Sequence[Dims]) -> Dims:

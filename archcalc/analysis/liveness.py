@@ -95,12 +95,13 @@ def _layer_keys(graph: Graph) -> tuple[list[int], list[bool]]:
     alias = [False] * len(graph.nodes)
     for node in graph.layers():
         opdef = OPS[node.op]
-        key = by_raw.get(node.key) if node.key is not None else None
+        raw = (node.key, node.shares >= 0) if node.key is not None else None  # a sharer counts no weights
+        key = by_raw.get(raw) if raw is not None else None
         if key is None:
             args = repr(sorted((k, v) for k, v in node.args.items() if k not in opdef.refs))
-            key = canonical.setdefault((node.op, args), len(canonical))
-            if node.key is not None:
-                by_raw[node.key] = key
+            key = canonical.setdefault((node.op, args, node.shares >= 0), len(canonical))
+            if raw is not None:
+                by_raw[raw] = key
         keys[node.index] = key
         alias[node.index] = opdef.alias(node.args)
     return keys, alias

@@ -130,6 +130,25 @@ def rule_result(graph: Graph, node: GNode, xs: Sequence[Shape]) -> tuple[Shape, 
     return shape, values
 
 
+def shared(graph: Graph, node: GNode, values: tuple[int, ...], env: Sequence[Shape | None]) -> tuple[int, ...]:
+    """A layer reusing another's weights (spec 'shares'): they count at their owner, so 0 here; its MACs and
+    activations count per call. The weights must fit: the owner's rule gives the same counts at its input."""
+    owner = graph.nodes[node.shares]
+    xs = [env[i] for i in owner.inputs]
+    if all(x is not None for x in xs):  # (a memoised scope of the sweep may have skipped the owner)
+        own = rule_result(graph, owner, xs)[1]  # type: ignore[arg-type]
+        if own[0] == own[2] == 0:
+            msg = f"'shares: {owner.path}': a {owner.op} layer has no weights to reuse; leave 'shares' out"
+            raise located(graph, node, ArchcalcError(msg))
+        if own[:3] != values[:3]:
+            msg = (
+                f"reuses the weights of '{owner.path}' ({own[0]:,} params, {own[2]:,} buffers), but its input "
+                f"needs {values[0]:,} params, {values[2]:,} buffers"
+            )
+            raise located(graph, node, ArchcalcError(msg))
+    return (0, 0, 0, *values[3:])
+
+
 def check_refs(graph: Graph, node: GNode, x: Shape, env: Sequence[Shape | None]) -> None:
     """max_unpool2d reuses a maxpool2d's indices, so its input must have that pool's output shape."""
     for ref in node.refs.values():
@@ -207,6 +226,8 @@ class ShapeProp(Interpreter[Shape]):
             if memo is not None:
                 self.done[memo] = hit
         shape, values = hit
+        if node.shares >= 0:
+            values = shared(self.graph, node, values, self.env)
         counts = Counts(*values)
         self.open[-1].counts.add(counts)
         inp: Shape | list[Shape] = list(args) if opdef.many_inputs else args[0]
@@ -214,6 +235,8 @@ class ShapeProp(Interpreter[Shape]):
         rec = Record(node.path, node.name, node.op, "layer", s.inner_depth, node.line, inp, shape, counts, node.args)
         rec.parent = s.path
         rec.derived = node.derived
+        if node.shares >= 0:
+            rec.shares = self.graph.nodes[node.shares].path
         if node.op == OPAQUE:  # its counts are unknown, and so is every subtotal above it
             rec.unknown = True
             for block in self.open:

@@ -62,6 +62,7 @@ class Record:
     derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (frontend/expr.Derived), for explain
     flat: bool = False  # a flat container: a logical scope with no torch module of its own (spec 'flat')
     unknown: bool = False  # an opaque layer, or a block holding one: UNKNOWN_KEYS are not known (shown "?")
+    shares: str = ""  # a layer reusing another's weights (spec 'shares'): that layer's path; its params are 0
 
     def __getattr__(self, key: str) -> int:
         # report["C1"].params etc.: count fields read straight through
@@ -82,6 +83,8 @@ class Record:
             "output_shape": list(self.output_shape),
             **counts,
         }
+        if self.shares:
+            out["shares"] = self.shares
         return out | {"unknown": True} if self.unknown else out
 
 

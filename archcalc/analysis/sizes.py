@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archcalc.analysis.liveness import DENSE, PARALLEL, SEQ, ScopeTable, Tables, tables
-from archcalc.analysis.records import bus_shape, check_refs, compile_spec, merge_shape, rule_result
+from archcalc.analysis.records import bus_shape, check_refs, compile_spec, merge_shape, rule_result, shared
 from archcalc.analysis.report import Shape, gc_paused
 from archcalc.frontend.spec import Spec
 from archcalc.graph.interp import Interpreter
@@ -193,6 +193,8 @@ class SizePass(Interpreter[Shape]):
 
     def _layer(self, node: GNode, args: Sequence[Shape]) -> Summary:
         shape, counts = rule_result(self.graph, node, args)
+        if node.shares >= 0:
+            counts = shared(self.graph, node, counts, self.env)
         if self.t.alias[node.index]:
             return Summary(shape, counts, 0, 0, 0)
         size = counts[5]

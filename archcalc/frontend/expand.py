@@ -33,6 +33,7 @@ ENTRY_KEYS = {
     "from": "read this earlier layer (or list of layers) instead of the previous one",
     "when": "keep the entry only when this is true (usually a $param)",
     "side": "a side output (e.g. an auxiliary head): the next entry does not read it",
+    "shares": "reuse an earlier op layer's weights (same op and arguments): params once, MACs per call",
     "flat": "a container whose layers join the enclosing module's names (torchvision-style module paths)",
     "index_from": "with repeat: the copies are named index_from, index_from+1, ... (default 0)",
     "name_prefix": "with repeat: text before each copy's number (denselayer -> denselayer1, denselayer2, ...)",
@@ -58,6 +59,7 @@ class Node:
     children: list[Node] = field(default_factory=list)
     sources: list[str] | None = None  # resolved paths; None reads the previous entry
     side: bool = False
+    shares: str = ""  # op nodes: the resolved path of the earlier layer whose weights this one reuses
     derived: tuple[Any, ...] = field(default=(), repr=False, compare=False)  # its expressions (expr.Derived)
     merge: str = ""  # parallel: concat | add
     feed: str = "chain"  # seq: chain | dense
@@ -187,6 +189,7 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any], logi
     if name in ctx.scopes[-1]:
         raise ctx.fail(f"duplicate layer name '{name}' in the same list", e.line_of("name"), path)
     sources = _sources(ctx, e, path)
+    shares = _shares(ctx, e, kind, path)
     flat = _flat(ctx, e, kind, path)
     inner = prefix if flat else path  # the module prefix of the container's children
     if flat:  # a logical level only: named under its logical parent, outside the module namespace
@@ -200,6 +203,7 @@ def _entry(ctx: Ctx, e: LMap, prefix: str, index: str, env: dict[str, Any], logi
         node = _single(ctx, e, path, name, kind, env, e.get("args", {}), inner=inner)
     node.flat = flat
     node.sources = sources
+    node.shares = shares
     # the op args or block args its expressions computed (and a block's derived defaults), for explain
     node.derived = (*getattr(e, "derived", ()), *node.derived)
     if side is None:
@@ -264,7 +268,19 @@ def _sources(ctx: Ctx, e: LMap, path: str) -> list[str] | None:
     return out
 
 
-def _resolve(ctx: Ctx, ref: str, line: int, path: str) -> str:
+def _shares(ctx: Ctx, e: LMap, kind: str, path: str) -> str:
+    """The resolved path of the layer whose weights this op entry reuses ('' for none)."""
+    if "shares" not in e:
+        return ""
+    ref, line = e["shares"], e.line_of("shares")
+    if kind != "op" or "repeat" in e:
+        raise ctx.fail("'shares' applies to one op layer (not a container or a repeat)", line, path)
+    if not isinstance(ref, str) or not ref:
+        raise ctx.fail(f"'shares' must name an earlier op layer, got {describe(ref)}", line, path)
+    return _resolve(ctx, ref, line, path, "shares")
+
+
+def _resolve(ctx: Ctx, ref: str, line: int, path: str, key: str = "from") -> str:
     head, _, rest = ref.partition(".")
     for scope in reversed(ctx.scopes):
         if head in scope:
@@ -272,7 +288,7 @@ def _resolve(ctx: Ctx, ref: str, line: int, path: str) -> str:
             if rest and full not in ctx.paths:
                 break
             return full
-    raise ctx.fail(f"'from: {ref}' does not name a layer defined earlier", line, path)
+    raise ctx.fail(f"'{key}: {ref}' does not name a layer defined earlier", line, path)
 
 
 def _repeat(ctx: Ctx, e: LMap, path: str, name: str, kind: str, env: dict[str, Any], inner: str) -> Node:

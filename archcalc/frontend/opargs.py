@@ -11,7 +11,21 @@ from archcalc.frontend.yamlio import LList, LMap
 from archcalc.ops import OPS
 
 Fail = Callable[[str, int | None], ArchcalcError]
-NOT_ARGS = ("op", "name", "from", "when", "side", "doc", "repeat", "first", "feed", "flat", "index_from", "name_prefix")
+NOT_ARGS = (
+    "op",
+    "name",
+    "from",
+    "shares",
+    "when",
+    "side",
+    "doc",
+    "repeat",
+    "first",
+    "feed",
+    "flat",
+    "index_from",
+    "name_prefix",
+)
 
 
 def typed_key(v: Any) -> Any:

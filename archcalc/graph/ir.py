@@ -34,6 +34,7 @@ class GNode:
     refs: dict[str, int] = field(default_factory=dict)  # args that name another node (an unpool's pool)
     key: Any = None  # hashable op+args key: equal keys, equal rule results for equal inputs (None: never reuse)
     derived: tuple[Any, ...] = ()  # the expressions its entry evaluated (frontend/expr.Derived)
+    shares: int = -1  # layer: the earlier layer whose weights it reuses (spec 'shares'); -1 for its own
 
 
 @dataclass(slots=True, eq=False)

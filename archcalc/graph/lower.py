@@ -102,7 +102,25 @@ class _Lowering:
         layer.derived = child.derived
         for arg in OPS[child.op].refs:
             layer.refs[arg] = self.source(child, child.args[arg])
+        if child.shares:
+            layer.shares = self.owner(child)
         return layer.index
+
+    def owner(self, child: Node) -> int:
+        """The layer whose weights ``child`` reuses: an earlier op layer with the same op and arguments (a chain
+        of shares ends at the layer that owns them)."""
+        g = self.graph
+        index = g.by_path.get(child.shares, -1)
+        target = g.nodes[index] if index >= 0 else None
+        if target is None or target.role != LAYER:
+            raise self.fail(f"'shares: {child.shares}' must name an earlier op layer, not a container", child)
+        if target.op != child.op or target.args != child.args:
+            raise self.fail(
+                f"'shares: {child.shares}' names a {target.op} layer with other arguments; a layer that reuses "
+                "weights must have the same op and arguments",
+                child,
+            )
+        return target.shares if target.shares >= 0 else target.index
 
 
 def lower(root: Node, name: str, file: str) -> Graph:

@@ -34,9 +34,8 @@ class _Tree:
 
 
 def to_spec_doc(g: ImportedGraph, allow_unknown: bool = False) -> dict[str, Any]:
-    """The spec document of ``g``; unknown ops and shared modules with weights are refused with one line."""
+    """The spec document of ``g``; unknown ops are refused with one line (unless allowed)."""
     _check_unknown(g, allow_unknown)
-    _check_shared(g)
     root = _tree(g)
     w = _Writer(g)
     layers = w.entries(root, [], NET_INPUT)
@@ -103,17 +102,6 @@ def _check_unknown(g: ImportedGraph, allow: bool) -> None:
         shown = ", ".join(f"{n.source} at '{n.path}'" for n in bad[:20]) + (", ..." if len(bad) > 20 else "")
         hint = " (--allow-unknown shows the rest with these counts as '?')"
         raise ArchcalcError(f"{len(bad)} unsupported op(s): {shown}{hint}", file=g.origin)
-
-
-def _check_shared(g: ImportedGraph) -> None:
-    shared = [n for n in g.nodes if n.shares]
-    if shared:
-        shown = ", ".join(sorted({f"'{n.shares}'" for n in shared})[:10])
-        raise ArchcalcError(
-            f"module(s) {shown} with weights are called more than once; a spec cannot share weights between "
-            "layers yet (a module without weights, such as a ReLU, may be called any number of times)",
-            file=g.origin,
-        )
 
 
 def _tree(g: ImportedGraph) -> _Tree:
@@ -183,6 +171,8 @@ class _Writer:
                 entry["input_shape"] = list(self.shapes[node.inputs[0]])
         else:
             entry |= {"op": node.op, **_args(node)}
+        if node.shares:  # a module with weights called again: the same weights, counted once
+            entry["shares"] = self.ref(node.shares, layer=True)
         many = node.op in OPS and OPS[node.op].many_inputs
         if many or (node.op == UNKNOWN and len(node.inputs) > 1):
             entry["from"] = [self.ref(p) for p in node.inputs]
@@ -203,10 +193,11 @@ class _Writer:
         self.scopes.pop()
         return extra
 
-    def ref(self, target: str) -> str:
-        """A 'from' name that expand's scope lookup resolves to ``target`` from the current container."""
+    def ref(self, target: str, layer: bool = False) -> str:
+        """A 'from' (or, with ``layer``, 'shares') name that expand's scope lookup resolves to ``target`` from
+        the current container."""
         path, source, _ = self.scopes[-1]
-        if target == source:
+        if target == source and not layer:
             return "input"
         if target == NET_INPUT:
             raise ArchcalcError(f"'{path}' reads the network input inside another module's input", file=self.g.origin)

@@ -364,7 +364,7 @@ class _Converter:
         name, k = base, 0
         while _join(scope, name) in self.used:
             k += 1
-            name = f"{base}_{k}"
+            name = f"{base}_{k}" if not base.isdigit() else f"_{base}_{k}"  # '0_1' is not a layer name
         path = _join(scope, name)
         self.used.add(path)
         return path

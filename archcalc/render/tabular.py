@@ -77,7 +77,10 @@ def summary_text(rec: Record) -> str:
     """'k5 s1 p0' and the like: made here from the record's raw args, not stored in the record."""
     from archcalc.ops import OPS
 
-    return OPS[rec.op].summary(rec.args) if rec.kind == "layer" else ""
+    if rec.kind != "layer":
+        return ""
+    text = OPS[rec.op].summary(rec.args)
+    return f"{text} · shares {rec.shares}".lstrip(" ·") if rec.shares else text
 
 
 def cell(value: Any) -> str:

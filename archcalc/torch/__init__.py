@@ -93,6 +93,8 @@ class _Builder:
         self.graph, self.kit = graph, kit
         self.records = {r.path: r for r in report.records}
         self.live = _Liveness(graph)
+        self.made: dict[int, nn.Module | nn.Parameter] = {}  # layer node -> its module, for 'shares'
+        self.shared = kit.env.shared  # sharer node -> the owner's module
 
     def slice(self, s: Scope) -> tuple[M.Steps, dict[str, nn.Module | nn.Parameter]]:
         """The steps and submodules of one scope: a child scope is one step (its module runs its own slice);
@@ -113,8 +115,12 @@ class _Builder:
                 body.append(M.SliceStep(child.exit, M.CALL, child.name, live.args(node), (), live.keep(child.exit)))
                 i = child.exit + 1
                 continue
+            elif node.role == LAYER and node.shares >= 0:  # the owner's module, called again (not registered)
+                self.shared[node.index] = self.made[node.shares]
+                body.append(M.SliceStep(i, M.SHARED, str(i), live.args(node), live.free(node), live.keep(i)))
             elif node.role == LAYER:
                 made = children[node.name] = build_layer(self.kit, self.graph, node, self.records[node.path])
+                self.made[i] = made
                 action = M.SCALE if isinstance(made, nn.Parameter) else M.CALL
                 body.append(M.SliceStep(i, action, node.name, live.args(node), live.free(node), live.keep(i)))
             elif node.role == MERGE:

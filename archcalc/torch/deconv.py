@@ -19,6 +19,7 @@ from archcalc.analysis.records import resolve
 from archcalc.errors import ArchcalcError
 from archcalc.frontend.spec import Spec
 from archcalc.torch import build_with_report
+from archcalc.torch.crosscheck import call_sites
 from archcalc.torch.modules import SwitchPool
 
 
@@ -55,10 +56,13 @@ class DeconvNet(nn.Module):
     ``steps[i]`` is the module for ``plan.steps[i]``.
     """
 
-    def __init__(self, net: nn.Module, plan: DeconvPlan, steps: list[nn.Module]) -> None:
+    def __init__(
+        self, net: nn.Module, plan: DeconvPlan, steps: list[nn.Module], site: tuple[str, int] | None = None
+    ) -> None:
         super().__init__()
         self.net = net  # registered, so the shared filters appear once per owner in parameters()
         self.plan = plan
+        self.site = site or (plan.layer, 0)  # the module computing the layer, and which of its calls
         self.steps = nn.ModuleList(steps)
         self.switches: dict[str, Tensor] = {}
 
@@ -70,16 +74,20 @@ class DeconvNet(nn.Module):
             assert isinstance(mod, SwitchPool)
             self.switches[mod.path] = mod.env.switches[mod.path]
 
+        calls = [0]
+
         def keep_activation(mod: nn.Module, args: object, out: Tensor) -> None:
-            got["act"] = out.detach().clone()
-            raise StopForward  # every pool on the path ran before the layer: skip the rest of the network
+            calls[0] += 1
+            if calls[0] > self.site[1]:  # a layer reusing weights: its owner's module, called again
+                got["act"] = out.detach().clone()
+                raise StopForward  # every pool on the path ran before the layer: skip the rest of the network
 
         hooks = [
             self.net.get_submodule(step.source).register_forward_hook(keep_switches)
             for step in self.plan.steps
             if step.op == "max_unpool2d"
         ]  # before the activation hook, which stops the pass (the layer may be a pool itself)
-        hooks.append(self.net.get_submodule(self.plan.layer).register_forward_hook(keep_activation))
+        hooks.append(self.net.get_submodule(self.site[0]).register_forward_hook(keep_activation))
         try:
             with torch.no_grad():
                 self.net(x)
@@ -114,14 +122,17 @@ def build_deconv(
     plan = mirror_plan(graph, report, layer)
     if model is None:
         model = build_with_report(spec_or_path, input, sets, switches=True)[0].eval()
-    steps = [_module(step, model, report.file) for step in plan.steps]
-    return DeconvNet(model, plan, steps)
+    sites = call_sites(report)
+    steps = [_module(step, model, report.file, sites[step.source][0]) for step in plan.steps]
+    return DeconvNet(model, plan, steps, sites[plan.layer])
 
 
-def _module(step: MirrorStep, net: nn.Module, file: str) -> nn.Module:
+def _module(step: MirrorStep, net: nn.Module, file: str, owner: str) -> nn.Module:
+    """The mirror module of one step; ``owner`` is the module computing its source (the same path, or the
+    layer whose weights it reuses)."""
     a = step.args
     if step.op == "conv_transpose2d":
-        conv = net.get_submodule(step.source)
+        conv = net.get_submodule(owner)
         if not isinstance(conv, nn.Conv2d):
             raise ArchcalcError(f"expected an nn.Conv2d at '{step.source}', got {type(conv).__name__}", file=file)
         # built on the meta device: the weight is replaced by the forward conv's Parameter right away

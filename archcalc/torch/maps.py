@@ -29,6 +29,7 @@ from archcalc.frontend.spec import Spec
 from archcalc.frontend.yamlio import read_regular_file
 from archcalc.render import pictures
 from archcalc.torch import build_deconv, build_with_report
+from archcalc.torch.crosscheck import call_sites
 from archcalc.torch.deconv import StopForward, Strongest, reconstruct_strongest
 
 SpecRef = Spec | str
@@ -128,19 +129,30 @@ def map_layers(report: Report, names: list[str] | None) -> list[Record]:
     return list({rec.path: rec for rec in out}.values())  # a layer named twice (by name and path) once
 
 
-def feature_maps(model: nn.Module, x: Tensor, paths: list[str]) -> dict[str, np.ndarray]:
+def feature_maps(
+    model: nn.Module, x: Tensor, paths: list[str], sites: dict[str, tuple[str, int]] | None = None
+) -> dict[str, np.ndarray]:
     """The output of each module path for one input (batch of one), via forward hooks, copied before any
-    in-place op that follows can change it."""
+    in-place op that follows can change it. ``sites`` (crosscheck.call_sites) maps a layer that reuses
+    another's weights to its owner's module and call."""
     got: dict[str, np.ndarray] = {}
     hooks = []
+    wanted: dict[str, dict[int, str]] = {}  # module path -> {call index: the layer path it computes}
     for path in paths:
+        owner, call = (sites or {}).get(path, (path, 0))
+        wanted.setdefault(owner, {})[call] = path
+    for owner, at in wanted.items():
+        count = [0]
 
-        def keep(mod: nn.Module, args: object, out: Tensor, path: str = path) -> None:
-            got[path] = out[0].detach().to(torch.float32).cpu().numpy().copy()
+        def keep(mod: nn.Module, args: object, out: Tensor, at: dict[int, str] = at, count: list[int] = count) -> None:
+            path = at.get(count[0])
+            count[0] += 1
+            if path is not None:
+                got[path] = out[0].detach().to(torch.float32).cpu().numpy().copy()
             if len(got) == len(paths):
                 raise StopForward
 
-        hooks.append(model.get_submodule(path).register_forward_hook(keep))
+        hooks.append(model.get_submodule(owner).register_forward_hook(keep))
     try:
         with torch.no_grad():
             model.eval()(x)
@@ -176,7 +188,7 @@ def write_maps(
         model = build_with_report(spec, input, sets)[0]
         if state is not None:
             _load(model, state, weights)
-        maps = feature_maps(model, x, [r.path for r in chosen])
+        maps = feature_maps(model, x, [r.path for r in chosen], call_sites(report))
     folder = _folder(out)
     index = {r.path: i for i, r in enumerate(report.layers)}
     written = []

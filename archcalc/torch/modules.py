@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 # a step's argument: one node's value, or a dense bus: torch.cat of these nodes' values (the features)
 Arg = int | tuple[int, ...]
-CALL, CAT, ADD, MUL, ALIAS, SCALE = "call", "cat", "add", "mul", "alias", "scale"
+CALL, CAT, ADD, MUL, ALIAS, SCALE, SHARED = "call", "cat", "add", "mul", "alias", "scale", "shared"
 
 
 @dataclass
@@ -24,14 +24,17 @@ class Env:
     sides: tuple[int, ...] = ()
     values: list[Tensor | None] | None = None
     switches: dict[str, Tensor] = field(default_factory=dict)
+    # a layer reusing another's weights (spec 'shares'), by node index: the owner's module, registered only
+    # at the owner, so parameters() and state_dict() hold the weights once
+    shared: dict[int, nn.Module | nn.Parameter] = field(default_factory=dict)
 
 
 class SliceStep(NamedTuple):
     """One node of a scope's slice: a layer or a child scope (CALL its module), or a branches merge."""
 
     node: int  # where the result is stored (a child scope: its 'out' node)
-    action: str  # CALL | CAT | ADD | MUL | ALIAS | SCALE (a bare parameter times the input)
-    name: str  # CALL: the submodule
+    action: str  # CALL | CAT | ADD | MUL | ALIAS | SCALE (a bare parameter times the input) | SHARED
+    name: str  # CALL: the submodule; SHARED: the node index in Env.shared
     args: tuple[Arg, ...]
     free: tuple[int, ...]  # values read here for the last time
     keep: bool  # a later node reads the result, or it is a network output
@@ -95,6 +98,8 @@ class Slice(nn.Module):
                 out = _product(xs)
             elif action == SCALE:
                 out = getattr(self, name) * xs[0]
+            elif action == SHARED:
+                out = _call_shared(self.env.shared[int(name)], xs)
             else:
                 out = _sum(xs)
             if keep:
@@ -106,6 +111,12 @@ class Slice(nn.Module):
         for j in st.free_result:
             values[j] = None
         return result
+
+
+def _call_shared(owner: nn.Module | nn.Parameter, xs: list[Tensor]) -> Tensor:
+    if isinstance(owner, nn.Parameter):  # a layer scale reused: the same parameter times the input
+        return owner * xs[0]
+    return owner(*xs)  # type: ignore[no-any-return]
 
 
 def _sum(xs: Sequence[Tensor]) -> Tensor:

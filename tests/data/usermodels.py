@@ -52,6 +52,22 @@ class Shared(nn.Module):
         return self.conv(F.relu(self.conv(x)))
 
 
+class SharedDeep(nn.Module):
+    """A whole block called twice, and one linear used by two heads (weights shared across modules)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.block = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.block(self.block(self.stem(x)))
+        a = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        b = F.adaptive_max_pool2d(x, 1).flatten(1)
+        return self.fc(a), self.fc(b)
+
+
 class Untraceable(nn.Module):
     """Data-dependent control flow."""
 

@@ -31,6 +31,11 @@ class Grad:
 
     live: bool = True
     input: bool = True
+    weights: bool | None = None  # it has trainable weights, its own or reused ('shares'); None: its record's
+
+
+def has_weights(rec: Record, grad: Grad) -> bool:
+    return grad.weights if grad.weights is not None else rec.counts.trainable_params > 0
 
 
 StepRule = Callable[[Record, Grad], int]  # a training-step rule: the count also depends on the layer's Grad
@@ -178,10 +183,13 @@ def step_grads(graph: Graph, records: dict[str, Record]) -> list[Grad]:
     ref to its pool reads integer switches, which carry no gradient)."""
     needs = [False] * len(graph.nodes)  # the node's value requires a gradient
     inputs = [False] * len(graph.nodes)  # some value the node reads requires one
+    weights = [False] * len(graph.nodes)
     for node in graph.nodes:
         inputs[node.index] = any(needs[i] for i in node.inputs)
-        own = node.role == LAYER and records[node.path].counts.trainable_params > 0
-        needs[node.index] = own or inputs[node.index]
+        rec = records[node.path] if node.role == LAYER else None
+        owner = records[rec.shares] if rec is not None and rec.shares else rec  # reused weights are trainable too
+        weights[node.index] = owner is not None and owner.counts.trainable_params > 0
+        needs[node.index] = weights[node.index] or inputs[node.index]
     live = [False] * len(graph.nodes)
     for i in graph.outputs:
         live[i] = True
@@ -189,7 +197,7 @@ def step_grads(graph: Graph, records: dict[str, Record]) -> list[Grad]:
         if live[node.index]:
             for i in node.inputs:
                 live[i] = True
-    return [Grad(live[k], inputs[k]) for k in range(len(graph.nodes))]
+    return [Grad(live[k], inputs[k], weights[k]) for k in range(len(graph.nodes))]
 
 
 def total(report: Report, name: str) -> int:

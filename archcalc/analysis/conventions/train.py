@@ -18,7 +18,15 @@ weight gradient and so counts a grouped conv's weight gradient ``groups`` times 
 
 from __future__ import annotations
 
-from archcalc.analysis.conventions.core import CONVENTIONS, Convention, CountRule, Grad, StepRule, add_convention
+from archcalc.analysis.conventions.core import (
+    CONVENTIONS,
+    Convention,
+    CountRule,
+    Grad,
+    StepRule,
+    add_convention,
+    has_weights,
+)
 from archcalc.analysis.conventions.rules import fcm_compress, fcm_conv2d, fcm_conv_transpose2d, fcm_linear
 from archcalc.analysis.report import Record
 
@@ -36,7 +44,7 @@ def _step(rec: Record, grad: Grad, weight_factor: int) -> int:
     if not grad.live:
         return fwd
     total = fwd + (fwd if grad.input else 0)
-    return total + (weight_factor * fwd if rec.counts.trainable_params > 0 else 0)
+    return total + (weight_factor * fwd if has_weights(rec, grad) else 0)
 
 
 def train_step(rec: Record, grad: Grad) -> int:
