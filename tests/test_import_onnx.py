@@ -213,21 +213,8 @@ def test_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 # The bundled specs torch.onnx (TorchScript-based exporter, opset 20) cannot export, or whose export is not a
 # graph of layers archcalc imports, with the reason.
 NOT_EXPORTED: dict[str, str] = {}
-NOT_IMPORTED = {
-    "lenet5": "scaled tanh, subsampling, the C3 connection table and the RBF output become Mul/Add by constants, "
-    "Gather, Sub and ReduceSum",
-}
-
-
-def _lrn_specs() -> dict[str, str]:
-    """Specs with LRN: torch exports F.local_response_norm as Mul/Reshape/Pad/AveragePool/Div arithmetic."""
-    from archcalc.analysis.records import analyze
-
-    return {
-        s: "torch exports LRN as Reshape/Pad/AveragePool/Div arithmetic, not one LRN node"
-        for s in bundled_names()
-        if any(r.op == "lrn" for r in analyze(s).layers)
-    }
+NOT_IMPORTED: dict[str, str] = {}
+FUSED = ("lrn", "scaled_tanh", "subsample", "rbf")  # and a conv2d with a connection table
 
 
 def _small_input(spec: str) -> list[str]:
@@ -252,7 +239,7 @@ def test_every_bundled_spec_roundtrips(spec: str, tmp_path: Path, capsys: pytest
     counted layer (as a multiset: a 'compress' or a flat container may be named differently)."""
     from archcalc.analysis.records import analyze
 
-    skip = NOT_EXPORTED.get(spec) or NOT_IMPORTED.get(spec) or _lrn_specs().get(spec)
+    skip = NOT_EXPORTED.get(spec) or NOT_IMPORTED.get(spec)
     if analyze(spec).totals.params * 4 >= 2**31:
         skip = "over protobuf's 2 GB limit for one ONNX file (torch would need external data)"
     if skip:
@@ -263,3 +250,7 @@ def test_every_bundled_spec_roundtrips(spec: str, tmp_path: Path, capsys: pytest
     assert Counter(counted(got, with_paths=False)) == Counter(counted(want, with_paths=False))
     assert got["totals"]["params"] == torch_params(spec, size[1] if size else None)
     assert got["totals"]["macs"] == want["totals"]["macs"]
+    # the layers the import reads back from chains of nodes (onnxfuse_*.py): the same args too (LRN's alpha...)
+    fused = [[(r.op, r.output_shape, r.args) for r in report.layers if r.op in FUSED or r.args.get("table")]
+             for report in (analyze(str(path)), analyze(spec, *size[1:]))]  # fmt: skip
+    assert fused[0] == fused[1]

@@ -2,7 +2,9 @@
 
 torch writes some modules as a few nodes: MatMul + Add (a linear with bias), x * Sigmoid(x) (SiLU),
 x * HardSigmoid(x) (Hardswish), Div/Erf/Add/Mul/Mul (GELU before opset 20), Transpose/LayerNormalization/
-Transpose (torchvision's LayerNorm2d), Reshape/Transpose/Reshape (channel shuffle).
+Transpose (torchvision's LayerNorm2d), Reshape/Transpose/Reshape (channel shuffle), the Mul/Reshape/Pad/
+AveragePool/.../Pow/Div arithmetic of F.local_response_norm (LRN, onnxfuse_lrn.py), LeNet-5's units
+(onnxfuse_lenet.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archcalc.imports.onnxfuse_chain import Fused, Matcher, attempt
+from archcalc.imports.onnxfuse_lenet import CHAINS as LENET
+from archcalc.imports.onnxfuse_lrn import lrn
 from archcalc.imports.onnxops import OnnxCall
 
 
@@ -27,14 +32,24 @@ class Item:
     source: str
 
 
+CHAINS: dict[str, list[Matcher]] = {"Div": [lrn], **LENET}
+
+
 class Fusions:
-    """Mixed into the reader: ``items`` so far, ``uses`` per tensor, ``alias`` for outputs that are no layer."""
+    """Mixed into the reader: ``items`` so far, ``uses`` per tensor, ``alias`` for outputs that are no layer,
+    ``producer`` (tensor -> the node writing it) and ``shapes`` (tensor -> its TensorShapeProto)."""
 
     items: list[Item]
     uses: dict[str, int]
     alias: dict[str, str]
+    producer: dict[str, Any]
+    shapes: dict[str, Any]
+    const_dims: dict[str, tuple[int, ...]]
 
     def shape(self, tensor: str, node: Any) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def value(self, name: str) -> Any:
         raise NotImplementedError
 
     def _fused(self, node: Any, live: list[str], call: OnnxCall) -> bool:
@@ -42,7 +57,47 @@ class Fusions:
             return self._layernorm2d(node, call)
         if node.op_type == "Reshape":
             return self._shuffle(node)
+        if self._chain(node) or self._subsample_bias(node, call):
+            return True
         return self._fused_merge(node, live, call)
+
+    def _chain(self, node: Any) -> bool:
+        """The chains that run through constant arithmetic, walked back from this node (onnxfuse_chain.py)."""
+        producer = getattr(self, "producer", None)  # the reader's map of tensor -> node, when it has one
+        if producer is None or node.domain not in ("", "ai.onnx"):
+            return False
+        for match in CHAINS.get(node.op_type, []):
+            found = attempt(match, producer, self, node)
+            if found is not None and self._replace(node, *found):
+                return True
+        return False
+
+    def _replace(self, node: Any, f: Fused, chain: set[str]) -> bool:
+        """The layers of the chain's nodes (the last ones read) become one layer, in the first one's scope."""
+        made = [i for i in self.items if i.output in chain]
+        if not made or self.items[-len(made) :] != made:
+            return False
+        args = f.args
+        if f.op == "conv2d":  # a connection table: the maps' convs, alike, one output map each
+            convs = [i.args for i in made if i.op == "conv2d"]
+            if len(convs) != len(f.args["table"]) or any(c != convs[0] for c in convs) or convs[0].get("out") != 1:
+                return False
+            args = {**convs[0], "out": len(convs), "table": f.args["table"]}
+        del self.items[-len(made) :]
+        out = node.output[0]
+        self.items.append(Item(made[0].scope, f.name, f.op, args, [f.x], out, self.shape(out, node), f.source))
+        return True
+
+    def _subsample_bias(self, node: Any, call: OnnxCall) -> bool:
+        """Add of 1 x C x 1 x 1 constants after a subsample without bias: its bias."""
+        last = self.items[-1] if self.items and node.op_type == "Add" else None
+        if last is None or last.op != "subsample" or last.args["bias"] or last.output not in node.input:
+            return False
+        if self.uses.get(last.output) != 1 or list(call.const_dims.values()) != [(1, last.shape[0], 1, 1)]:
+            return False
+        last.args["bias"], last.source = True, last.source + "+Add"
+        self.alias[node.output[0]] = last.output
+        return True
 
     def _layernorm2d(self, node: Any, call: OnnxCall) -> bool:
         """Transpose(0,2,3,1) -> LayerNormalization(last axis) -> Transpose(0,3,1,2): torchvision's LayerNorm2d."""
