@@ -57,11 +57,12 @@ class LeNetUnits(torch.nn.Module):  # type: ignore[misc]
         self.conv = TableConv(TABLE, kernel_size=3)  # 3 x 8 x 8
         self.act = ScaledTanh()
         self.pool = Subsample(3, 2)  # 3 x 4 x 4
+        self.pool2 = Subsample(3, 2, bias=False)  # 3 x 2 x 2, no Add
         self.flatten = torch.nn.Flatten()
-        self.out = RBF(48, 5)
+        self.out = RBF(12, 5)
 
     def forward(self, x: Any) -> Any:
-        return self.out(self.flatten(self.pool(self.act(self.conv(x)))))
+        return self.out(self.flatten(self.pool2(self.pool(self.act(self.conv(x))))))
 
 
 @pytest.fixture(scope="module")
@@ -114,16 +115,21 @@ def test_lenet_units_read_back(lenet_units: Any, tmp_path: Path, capsys: pytest.
         ("conv", "conv2d", [3, 8, 8]),
         ("act", "scaled_tanh", [3, 8, 8]),
         ("pool", "subsample", [3, 4, 4]),
-        ("flatten", "flatten", [48]),
+        ("pool2", "subsample", [3, 2, 2]),
+        ("flatten", "flatten", [12]),
         ("out", "rbf", [5]),
     ]
     assert data["totals"]["params"] == sum(p.numel() for p in LeNetUnits().parameters())
-    assert data["totals"]["params"] == sum(3 * 3 * len(row) + 1 for row in TABLE) + 2 * 3  # maps; coefficient, bias
+    maps = sum(3 * 3 * len(row) + 1 for row in TABLE)
+    assert data["totals"]["params"] == maps + 2 * 3 + 3  # coefficient and bias per map, then a coefficient only
     conv = 8 * 8 * 3 * 3 * sum(len(row) for row in TABLE)  # per unit of map j: 3 x 3 x |row j| weights
-    assert data["totals"]["macs"] == conv + 3 * 4 * 4 + 48 * 5  # + one per subsampled unit + F_in x out
+    assert data["totals"]["macs"] == conv + 3 * 4 * 4 + 3 * 2 * 2 + 12 * 5  # + one per subsampled unit + F_in x out
     path = tmp_path / "m.onnx"
     assert [args["table"] for _, _, args in records(path, "conv2d")] == [TABLE]
-    assert records(path, "subsample") == [("pool", (3, 4, 4), {"kernel": 2, "bias": True})]
+    assert records(path, "subsample") == [
+        ("pool", (3, 4, 4), {"kernel": 2, "bias": True}),
+        ("pool2", (3, 2, 2), {"kernel": 2, "bias": False}),
+    ]
     assert records(path, "rbf") == [("out", (5,), {"out": 5})]
 
 
@@ -195,7 +201,7 @@ def test_near_misses_are_not_fused(
     model: str, edit: Any, op: str, listed: str, request: pytest.FixtureRequest, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    """One link changed: no fused layer; the chain's nodes stay unsupported ops, listed with their paths."""
+    """One link changed: no fused layer in that module; its nodes stay unsupported ops, listed with their paths."""
     changed = onnx.ModelProto()
     changed.CopyFrom(request.getfixturevalue(model))
     edit(changed)
@@ -204,7 +210,8 @@ def test_near_misses_are_not_fused(
     assert len(err.splitlines()) == 1 and "unsupported op(s)" in err and listed in err, err
     code, out, err = run(tmp_path, changed, "--allow-unknown", "--format", "json", capsys=capsys)
     assert code == 0, err
-    ops = [r["op"] for r in json.loads(out)["layers"]]
+    unit = listed.split("'")[1].split(".")[0]  # the module the chain is in
+    ops = [r["op"] for r in json.loads(out)["layers"] if r["path"].split(".")[0] == unit]
     assert op not in ops and "opaque" in ops
 
 

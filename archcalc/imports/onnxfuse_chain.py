@@ -52,20 +52,20 @@ class Graph:
             raise NoMatch
         return np.asarray(v)
 
-    def scalar(self, tensor: str, kind: str = "f") -> float:
-        """A one-element constant of dtype kind ``kind`` (float 'f', int 'i')."""
+    def scalar(self, tensor: str) -> float:
+        """A one-element float constant."""
         v = self.const(tensor)
-        if v.size != 1 or v.dtype.kind != kind:
+        if v.size != 1 or v.dtype.kind != "f":
             raise NoMatch
         return float(v.reshape(-1)[0])
 
-    def scalar_and_other(self, n: Any, kind: str = "f") -> tuple[float, str]:
+    def scalar_and_other(self, n: Any) -> tuple[float, str]:
         """A binary node with one scalar constant input: (its value, the other input)."""
         if len(n.input) != 2:
             raise NoMatch
         for i in (1, 0):
             try:
-                return self.scalar(n.input[i], kind), str(n.input[1 - i])
+                return self.scalar(n.input[i]), str(n.input[1 - i])
             except NoMatch:
                 continue
         raise NoMatch

@@ -39,8 +39,8 @@ def lrn(g: Graph, div: Any) -> Fused:
     back = g.node(avg, "Reshape")  # the pooled squares viewed back as x
     if g.dims(back.output[0]) != shape:
         raise NoMatch
-    pooled, reads = _squeezed(g, back.input[0])
-    size = _pool(g.node(pooled, "AveragePool", reads))
+    pooled = _squeezed(g, back.input[0])
+    size = _pool(g.node(pooled, "AveragePool", reads=0))  # read only inside the If's branches
     expanded = g.node(_pad(g, g.producer[pooled].input[0], size), "Reshape")
     if g.dims(expanded.output[0]) != (*shape[:1], 1, *shape[1:3], int(np.prod(shape[3:]))):
         raise NoMatch
@@ -50,26 +50,16 @@ def lrn(g: Graph, div: Any) -> Fused:
     return Fused(x, "lrn", "lrn", {"size": size, "alpha": num(alpha), "beta": num(beta), "k": num(k)}, SOURCE)
 
 
-def _squeezed(g: Graph, tensor: str) -> tuple[str, int]:
-    """torch's ``squeeze(1)``: If(dim 1 == 1: Squeeze(axis 1), else Identity). The pooled tensor and how often
-    the top graph reads it (by the If's condition, unless that was folded to True on reading)."""
+def _squeezed(g: Graph, tensor: str) -> str:
+    """torch's ``squeeze(1)``: If(dim 1 == 1: Squeeze(axis 1), else Identity); the pooled tensor. The reader
+    folds the condition (Shape, Gather, Equal of known dims) to a constant: it must say squeeze."""
     cond = g.node(tensor, "If")
     pooled = _branches(attrs(cond))
-    if g.dims(pooled)[1] != 1:
+    if g.dims(pooled)[1] != 1 or cond.input[0] in g.producer:
         raise NoMatch
-    if cond.input[0] not in g.producer:  # the condition folded to an initializer on reading: it must say squeeze
-        if g.const(cond.input[0]).reshape(-1).tolist() != [True]:
-            raise NoMatch
-        return pooled, 0
-    equal = g.node(cond.input[0], "Equal")
-    one, dim = g.scalar_and_other(equal, kind="i")
-    gather = g.node(dim, "Gather")
-    if one != 1 or g.const(gather.input[1]).reshape(-1).tolist() != [1] or attrs(gather).get("axis", 0) != 0:
+    if g.const(cond.input[0]).reshape(-1).tolist() != [True]:
         raise NoMatch
-    shape = g.node(gather.input[0], "Shape")
-    if list(shape.input) != [pooled] or attrs(shape):
-        raise NoMatch
-    return pooled, 1
+    return pooled
 
 
 def _branches(a: dict[str, Any]) -> str:
