@@ -163,6 +163,7 @@ class _Reader(Fusions):
         self.alias: dict[str, str] = {}
         self.items: list[Item] = []
         self.uses: dict[str, int] = {}
+        self.producer = {out: node for node in g.node for out in node.output}  # onnxfuse walks chains back
         for node in g.node:
             for name in node.input:
                 self.uses[name] = self.uses.get(name, 0) + 1

@@ -111,34 +111,51 @@ def write_onnx(
             else {INPUT_NAME: {0: "batch"}}
         )
         axes.update({n: {0: "batch"} for n in names})
-    mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
-    _register_channel_shuffle()
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
-        raw = Path(tmp) / path.name  # torch's own files, kept apart from the user's folder until gathered
-        try:
-            with warnings.catch_warnings(), _stdout_to_null():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    model,
-                    (probes[0].x,),
-                    str(raw),
-                    dynamo=False,
-                    input_names=[INPUT_NAME],
-                    output_names=names,
-                    opset_version=OPSET,
-                    dynamic_axes=axes,
-                    training=mode,
-                )
-        except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
-            why = _first_line(err).split(" [Caused by")[0].split(" Please feel free")[0]
-            if dynamic and "adaptive" in why:
-                why += " (an adaptive pool needs a fixed input size: export without --dynamic)"
-            raise ArchcalcError(f"torch.onnx cannot export {report.model}: {why}", file=str(path)) from None
-        data = _place(raw, path)
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.") as tmp:
+            raw = Path(tmp) / path.name  # torch's own files, kept apart from the user's folder until gathered
+            _torch_export(model, report, probes[0].x, raw, names, axes, keep_bn=keep_bn, shown=path)
+            data = _place(raw, path)
+    except OSError as err:  # an unwritable folder, a full disk
+        raise ArchcalcError(f"cannot write the file: {err.strerror or err}", file=str(path)) from None
     onnx.checker.check_model(str(path), full_check=True)  # the path form: it reads external data beside it
     diffs = _compare(path, model, probes, _run_onnx(path, optimize=not data))
     where = f" with its weights in {path.name}.data (ONNX external data, {_size(data)})" if data else ""
     return f"wrote {path}{where}: onnx.checker passed (opset {OPSET}); onnxruntime == torch {diffs}"
+
+
+def _torch_export(
+    model: nn.Module,
+    report: Report,
+    x: Tensor,
+    raw: Path,
+    names: list[str],
+    axes: dict[str, dict[int, str]] | None,
+    *,
+    keep_bn: bool,
+    shown: Path,
+) -> None:
+    """torch.onnx.export (TorchScript-based) to ``raw``; its failure as one line naming ``shown``."""
+    _register_channel_shuffle()
+    try:
+        with warnings.catch_warnings(), _stdout_to_null():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                (x,),
+                str(raw),
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=names,
+                opset_version=OPSET,
+                dynamic_axes=axes,
+                training=torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL,
+            )
+    except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
+        why = _first_line(err).split(" [Caused by")[0].split(" Please feel free")[0]
+        if axes and "adaptive" in why:
+            why += " (an adaptive pool needs a fixed input size: export without --dynamic)"
+        raise ArchcalcError(f"torch.onnx cannot export {report.model}: {why}", file=str(shown)) from None
 
 
 def _place(raw: Path, path: Path) -> int:
