@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -184,7 +183,6 @@ def test_regnet_y_128gf_roundtrip(tmp_path: Path, capsys: pytest.CaptureFixture[
     the spec's totals and per-layer (shape, params, MACs) multiset (as test_every_bundled_spec_roundtrips)."""
     size = ["--input", "3x64x64"]
     path = tmp_path / "regnet.onnx"
-    start = time.monotonic()
     code = main(["export", "regnet-y-128gf", "--onnx", str(path), "--keep-bn", *size])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -192,8 +190,7 @@ def test_regnet_y_128gf_roundtrip(tmp_path: Path, capsys: pytest.CaptureFixture[
     data = path.with_name("regnet.onnx.data")
     assert data.stat().st_size > 2**31 > 100 * path.stat().st_size
     got, want = table(capsys, str(path)), table(capsys, "regnet-y-128gf", *size)
-    assert got["totals"]["params"] == 644_812_894  # the spec's documented size (issue 11)
+    assert got["totals"]["params"] == 644_812_894  # torchvision's published num_params
     assert (got["totals"]["params"], got["totals"]["macs"]) == (want["totals"]["params"], want["totals"]["macs"])
     assert Counter(counted(got, with_paths=False)) == Counter(counted(want, with_paths=False))
     shutil.rmtree(tmp_path)  # 2.6 GB of disk, freed now rather than at pytest's cleanup
-    assert time.monotonic() - start < 600
