@@ -30,6 +30,7 @@ class Item:
     output: str
     shape: tuple[int, ...]
     source: str
+    weights: tuple[str, ...] = ()  # the float initializers it reads by name (a module called twice reads the same)
 
 
 CHAINS: dict[str, list[Matcher]] = {"Div": [lrn], **LENET}

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import onnx
 
 NET_INPUT = "input"
+FLOATS = (1, 10, 11, 16)  # onnx TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
 SMALL = 4096  # constants read for their value (axes, clip bounds, a layer scale); weights are only measured
 
 
@@ -164,6 +165,9 @@ class _Reader(Fusions):
         self.items: list[Item] = []
         self.uses: dict[str, int] = {}
         self.producer = {out: node for node in g.node for out in node.output}  # onnxfuse walks chains back
+        # weights, by name: torch writes a module called twice as two nodes reading the same initializers (equal
+        # values of different tensors are deduplicated through Identity nodes, so they get other names)
+        self.weights = {t.name for t in g.initializer if t.data_type in FLOATS and len(t.dims) > 0}
         for node in g.node:
             for name in node.input:
                 self.uses[name] = self.uses.get(name, 0) + 1
@@ -256,7 +260,8 @@ class _Reader(Fusions):
         for k, (out, res) in enumerate(zip(outputs, results, strict=False)):
             op, args = res if res is not None else (UNKNOWN, {})
             part = name if len(outputs) == 1 else f"{name}_{k}"
-            self.items.append(Item(scope, part, op, args, live, out, self.shape(out, node), source))
+            held = tuple(n for n in node.input if n in self.weights) if op != UNKNOWN else ()
+            self.items.append(Item(scope, part, op, args, live, out, self.shape(out, node), source, held))
 
     def value(self, name: str) -> np.ndarray | None:
         t = self.consts.get(name)
@@ -299,7 +304,28 @@ def capture(path: Path, origin: str, shape: tuple[int, ...] | None = None) -> Im
         nodes.append(ImportedNode(p, item.op, item.args, inputs, item.shape, item.source))
     outputs = [producer[_follow(r.alias, o.name)] for o in model.graph.output]
     name = model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit") else path.stem
-    return ImportedGraph(name, _input_shape(r, net_in), nodes, outputs, origin, _bn_note(model, items))
+    notes = _shared(items, nodes) + _bn_note(model, items)
+    return ImportedGraph(name, _input_shape(r, net_in), nodes, outputs, origin, notes)
+
+
+def _shared(items: list[Item], nodes: list[ImportedNode]) -> list[str]:
+    """A layer reading the very initializers of an earlier one with the same op and args reuses its weights
+    (spec 'shares': counted once). With other args (F.conv2d(x, w, stride=2) on a module's weight) they are
+    counted twice, and a note says so."""
+    owner: dict[tuple[str, ...], ImportedNode] = {}
+    notes = []
+    for item, node in zip(items, nodes, strict=True):
+        first = owner.setdefault(item.weights, node) if item.weights else node
+        if first is node:
+            continue
+        if (first.op, first.args) == (node.op, node.args):
+            node.shares = first.path
+        else:
+            notes.append(
+                f"'{node.path}' reads the weights of '{first.path}' as a {node.op} with other arguments: "
+                "they are counted at both"
+            )
+    return notes
 
 
 def _input_shape(r: _Reader, name: str) -> tuple[int, ...]:
