@@ -250,3 +250,41 @@ def test_lrn_on_c_x_l_follows_torch() -> None:
     with pytest.raises(ValueError, match="Expected 3D or higher"):
         lrn(torch.zeros(1, 10))
     _refused_at(_spec([{"name": "n", "op": "lrn", "size": 3}], [10]), "n", "lrn needs a C x L or C x H x W input")
+
+
+CHUNK_VIEW = [  # found by the long fuzz (fvcore property): an in-place activation on a chunk's view
+    {"name": "last", "op": "permute", "dims": [0, 2, 3, 1]},
+    {"name": "ln", "op": "layernorm"},
+    {"name": "part", "op": "chunk", "chunks": 1, "index": 0, "dim": -1},
+    {"name": "act", "op": "relu6", "inplace": True},
+    {"name": "first", "op": "permute", "dims": [0, 3, 1, 2]},
+]
+
+
+def test_inplace_on_a_chunk_view_is_torchs_grad_mode_rule() -> None:
+    """torch's autograd refuses an in-place op on a view that chunk returns (a function of several views)
+    when grad is on; under no_grad the same forward runs. archcalc counts inference, so it accepts the spec,
+    and its built model follows torch both ways (the fuzz's fvcore trace runs under no_grad)."""
+    torch = pytest.importorskip("torch")
+    fvcore = pytest.importorskip("fvcore.nn")
+    from archcalc.torch import build_with_report
+
+    ln = torch.nn.LayerNorm(4)
+
+    def by_hand(x: Any) -> Any:
+        y = torch.nn.functional.relu6(torch.chunk(ln(x.permute(0, 2, 3, 1)), 1, dim=-1)[0], inplace=True)
+        return y.permute(0, 3, 1, 2)
+
+    x = torch.randn(2, 4, 3, 3)
+    with pytest.raises(RuntimeError, match="returns multiple views"):
+        by_hand(x)
+    doc = _spec(CHUNK_VIEW, [4, 3, 3])
+    model, _ = build_with_report(parse_spec(load_text(yaml.safe_dump(doc), file="f.yaml"), "f.yaml"))
+    model.eval()
+    with pytest.raises(RuntimeError, match="returns multiple views"):
+        model(x)
+    with torch.no_grad():
+        model.ln.load_state_dict(ln.state_dict())
+        assert torch.allclose(model(x), by_hand(x))
+        fca = fvcore.FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+        assert fca.by_module()["ln"] == 2 * (4 * 3 * 3) * 5  # fvcore's layer norm: 5 per element, batch of 2
