@@ -228,7 +228,7 @@ def small_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _numeric_padding(args: dict[str, Any]) -> bool:
-    # fvcore counts 0 for padding='same'/'valid' (aten::_convolution_mode has no handle), see counting-rules.md
+    # fvcore counts 0 for padding='same'/'valid' (aten::_convolution_mode has no handle): docs/conventions.md
     return not isinstance(args.get("padding"), str)
 
 
