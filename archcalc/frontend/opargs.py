@@ -11,9 +11,10 @@ from archcalc.frontend.yamlio import LList, LMap
 from archcalc.ops import OPS
 
 Fail = Callable[[str, int | None], ArchcalcError]
+# the keys an op entry may carry beside its arguments (expand._op rejects the others; the schema lists them)
 NOT_ARGS = (
-    "op",
     "name",
+    "op",
     "from",
     "shares",
     "when",

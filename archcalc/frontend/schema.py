@@ -13,26 +13,11 @@ from typing import Any
 
 from archcalc.frontend.argtypes import REQUIRED, Arg
 from archcalc.frontend.expand import ENTRY_KEYS
+from archcalc.frontend.opargs import NOT_ARGS
 from archcalc.frontend.spec import HEADER_KEYS
 from archcalc.ops import OPS
 
 PARAM_REF = {"$ref": "#/$defs/param"}
-# keys an op entry may carry beside its arguments (expand._op rejects the others)
-OP_ENTRY_KEYS = (
-    "name",
-    "op",
-    "from",
-    "shares",
-    "when",
-    "side",
-    "doc",
-    "repeat",
-    "first",
-    "feed",
-    "flat",
-    "index_from",
-    "name_prefix",
-)
 NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_-]*$|^[0-9]+$"
 MERGES = ("concat", "add", "mul")
 _BRANCH = {
@@ -100,7 +85,7 @@ def _op_rule(name: str) -> dict[str, Any]:
     then: dict[str, Any] = {
         "description": opdef.doc,
         "properties": props,
-        "propertyNames": {"enum": [*OP_ENTRY_KEYS, *opdef.args]},
+        "propertyNames": {"enum": [*NOT_ARGS, *opdef.args]},
     }
     required = [k for k, a in opdef.args.items() if a.required]
     if required:
