@@ -16,7 +16,7 @@ from archcalc.frontend.expr import Derived, ExprError, derive, is_bare, names
 from archcalc.frontend.yamlio import LList, LMap
 
 if TYPE_CHECKING:
-    from archcalc.frontend.expand import Ctx
+    from archcalc.frontend.tree import Ctx
 
 _NESTED = ("layers", "branches")
 _TEXT = "doc"  # free text: a '$' there is not a parameter

@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from archcalc.frontend.argtypes import REQUIRED, Arg
-from archcalc.frontend.expand import ENTRY_KEYS
 from archcalc.frontend.opargs import NOT_ARGS
 from archcalc.frontend.spec import HEADER_KEYS
+from archcalc.frontend.tree import ENTRY_KEYS
 from archcalc.ops import OPS
 
 PARAM_REF = {"$ref": "#/$defs/param"}

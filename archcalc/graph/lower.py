@@ -8,7 +8,7 @@ a block, a repeat) can be named by ``from`` and can be the network's output.
 from __future__ import annotations
 
 from archcalc.errors import ArchcalcError
-from archcalc.frontend.expand import Node
+from archcalc.frontend.tree import Node
 from archcalc.graph.ir import BUS, IN, LAYER, MERGE, OUT, GNode, Graph, Scope
 from archcalc.ops import OPS
 
