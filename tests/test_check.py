@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.claims.claimsfile import load_claims, parse_value
+from archcalc.claims.claimsfile import load_claims
+from archcalc.claims.figure import parse_value
 from archcalc.claims.verdict import FAILS, HOLDS, HOLDS_AS_MACS, check_file
 from archcalc.cli.app import main
 from archcalc.errors import ArchcalcError

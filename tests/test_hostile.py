@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from archcalc.claims.claimsfile import MAX_EXP, parse_value
+from archcalc.claims.figure import MAX_EXP, parse_value
 from archcalc.errors import ArchcalcError, describe, printable, show
 from archcalc.frontend.spec import parse_input
 from archcalc.frontend.yamlio import load_text

@@ -16,7 +16,7 @@ from archcalc.frontend.spec import parse_input
 from archcalc.frontend.yamlio import LMap
 
 if TYPE_CHECKING:
-    from archcalc.claims.claimsfile import Figure
+    from archcalc.claims.figure import Figure
 
 _AT = re.compile(r"^(?P<value>.*\S)\s+at\s+(?P<input>\S+)$", re.S)
 _TIMES = re.compile(r"^(?P<num>.*?\d)\s*(?:x|\u00d7|times)(?:\s+(?P<unit>\S.*))?$", re.I | re.S)
@@ -62,7 +62,8 @@ def convention_text(q: str) -> str:
 
 def value_at_size(c: LMap, path: str) -> tuple[Figure, str | None, str | None]:
     """A claim's figure, its 'at CxHxW' input (or None), and its ratio_to input (or None)."""
-    from archcalc.claims.claimsfile import _figure, _input, parse_value
+    from archcalc.claims.claimsfile import _input
+    from archcalc.claims.figure import parse_figure, parse_value
 
     where = (path, c.line_of("value"))
     raw, at = split_at(c["value"])
@@ -75,5 +76,5 @@ def value_at_size(c: LMap, path: str) -> tuple[Figure, str | None, str | None]:
     if "ratio_to" not in c:
         return parse_value(raw, where), at, None
     ratio_to = _input(c, None, path, "ratio_to")
-    fig = _figure(ratio_text(raw, where), where)
+    fig = parse_figure(ratio_text(raw, where), where)
     return replace(fig, text=str(raw).strip()), at, ratio_to
