@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     import onnx
 
 NET_INPUT = "input"
-FLOATS = (1, 10, 11, 16)  # onnx TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
 SMALL = 4096  # constants read for their value (axes, clip bounds, a layer scale); weights are only measured
 
 
@@ -154,7 +153,7 @@ def _line(err: BaseException) -> str:
 
 class _Reader(Fusions):
     def __init__(self, model: onnx.ModelProto, origin: str) -> None:
-        from onnx import numpy_helper
+        from onnx import TensorProto, numpy_helper
 
         self.origin, self.to_array = origin, numpy_helper.to_array
         g = model.graph
@@ -167,7 +166,8 @@ class _Reader(Fusions):
         self.producer = {out: node for node in g.node for out in node.output}  # onnxfuse walks chains back
         # weights, by name: torch writes a module called twice as two nodes reading the same initializers (equal
         # values of different tensors are deduplicated through Identity nodes, so they get other names)
-        self.weights = {t.name for t in g.initializer if t.data_type in FLOATS and len(t.dims) > 0}
+        floats = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16)
+        self.weights = {t.name for t in g.initializer if t.data_type in floats and len(t.dims) > 0}
         for node in g.node:
             for name in node.input:
                 self.uses[name] = self.uses.get(name, 0) + 1
